@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+// Placeholder replaced by the engine build: compiles assembly/ to build/*.wasm.

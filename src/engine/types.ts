@@ -1,0 +1,74 @@
+/**
+ * The engine's public contract. Everything above the engine (targets, posterior, samplers)
+ * sees parameters as one flat Float64Array; the engine may compute in float32 internally.
+ *
+ * Flat parameter layout (matches the safetensors contract): for each layer k in order,
+ * `layers.<k>.weight` [out, in] row-major, then `layers.<k>.bias` [out] when bias is on.
+ */
+
+export type DType = 'float64' | 'float32';
+export type Activation = 'relu' | 'tanh' | 'gelu' | 'identity';
+export type EngineImpl = 'wasm' | 'ts';
+
+export type LossSpec =
+  | { kind: 'mse' }
+  /** Student-t regression: mean over rows and outputs of 0.5 (nu + 1) log1p(r^2 / (nu sigma^2)). */
+  | { kind: 'student_t'; nu: number; sigma: number };
+
+/**
+ * A multilayer perceptron h = act(h W^T + b) for hidden layers, linear output layer.
+ * A deep linear network is an MLP with activation 'identity' and bias false.
+ * `gelu` is the tanh approximation (JAX's default). `layerNorm` normalises each hidden
+ * activation over its features (eps 1e-5, no learnable scale or shift).
+ */
+export interface MlpSpec {
+  sizes: number[];
+  activation: Activation;
+  bias: boolean;
+  layerNorm: boolean;
+}
+
+/** Row-major regression data: X is [n, inDim], Y is [n, outDim]. */
+export interface Dataset {
+  n: number;
+  inDim: number;
+  outDim: number;
+  X: Float64Array;
+  Y: Float64Array;
+}
+
+/**
+ * Anything with a loss L_n(theta) = mean loss over rows and its gradient: the engine's
+ * networks, and analytic targets (the quadratic) used for exact sampler tests.
+ * `rows` selects a minibatch (indices into the data, repeats allowed); the loss is then
+ * the mean over those rows. Implementations must not allocate per call.
+ */
+export interface LossFunction {
+  /** Number of parameters. */
+  readonly dim: number;
+  /** Number of data rows (n in n*beta). */
+  readonly n: number;
+  /** Writes dL/dtheta into grad (length dim) and returns L. */
+  lossAndGrad(theta: Float64Array, grad: Float64Array, rows?: Int32Array): number;
+  loss(theta: Float64Array, rows?: Int32Array): number;
+}
+
+export interface NetworkModel extends LossFunction {
+  readonly spec: MlpSpec;
+  readonly lossSpec: LossSpec;
+  readonly dtype: DType;
+  readonly impl: EngineImpl;
+  /** Network outputs for the given inputs ([rows, inDim] row-major) -> [rows, outDim]. */
+  predict(theta: Float64Array, X: Float64Array, rows: number): Float64Array;
+  /** Frees engine memory (wasm); the model must not be used afterwards. */
+  dispose(): void;
+}
+
+export interface CreateModelOptions {
+  spec: MlpSpec;
+  data: Dataset;
+  loss: LossSpec;
+  dtype: DType;
+  /** Default 'wasm'; 'ts' is the plain TypeScript reference. */
+  impl?: EngineImpl;
+}
