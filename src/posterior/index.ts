@@ -1,0 +1,2 @@
+export * from './posterior.js';
+export * from './source.js';

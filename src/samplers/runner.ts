@@ -1,0 +1,284 @@
+/**
+ * The chain runner every sampler uses, and the plug-in API for samplers.
+ *
+ * PLUG-IN API (how to add a sampler)
+ * ---------------------------------
+ * A sampler is a module `src/samplers/<name>.ts` that exports `sampler: SamplerDef<Cfg>`;
+ * `registry.ts` maps the name (and aliases) to that module and loads it lazily. A SamplerDef:
+ *
+ *   schema    zod schema of the sampler's config (the `overrides` of a sampler entry). Give
+ *             every key a default, use `.strict()` so unknown keys are errors, and include
+ *             the common keys of `baseSamplerShape` (eval_every, ...) where they make sense.
+ *   schedule  cfg -> {steps, burnIn, evalEvery}: kernel steps after tuning, how many of them
+ *             are discarded (the runner overrides burnIn with `chains.burn_in` when set), and
+ *             how often the full-data L_n is evaluated and a trace row recorded. Draw-based
+ *             samplers (HMC, MCLMC) return steps = draws, evalEvery = 1, burnIn = 0.
+ *   prepare   ctx -> {kernel, state?, tuned, fge}: per-chain tuning/adaptation (HMC window
+ *             adaptation, MCLMC L and step size, SGLD step calibration) and kernel
+ *             construction. Runs once per chain before sampling, with ctx.key (its own stream,
+ *             independent of the sampling steps), from ctx.init (w* + init_noise N(0, I)).
+ *             Return the kernel, optionally the state to start sampling from (else
+ *             kernel.init(ctx.init, ...)), `tuned` (JSON values recorded per chain in the
+ *             manifest, e.g. {step_size, inverse_mass_matrix_mean}) and `fge`, the work of the
+ *             tuning in full-gradient equivalents. Throw for configs that cannot run.
+ *   columns   StepInfo fields recorded as trace columns. The value of a row is the mean of
+ *             the field over the steps since the previous row (booleans count as 0/1), except
+ *             `diverging`, which is the count of divergent steps in that window.
+ *
+ * Kernels implement `Kernel` from types.ts. `step(state, key)` gets a key that is only valid
+ * during the call (the runner reuses its buffer: derive sub-keys with foldIn, do not keep
+ * it). `info.fge` is the work of the step (b-row minibatch gradient = b/n, full gradient or
+ * full loss = 1). A kernel that already computed the full-data loss at the new position may
+ * set `info.Ln`; the runner then records it instead of evaluating L_n again.
+ *
+ * WHAT THE RUNNER DOES
+ * - Chain c uses keys derived only from (seed, c): init keyAt(seed, init, c), tuning
+ *   keyAt(seed, tune, c), step t foldIn(keyAt(seed, chain, c), t). The traces are therefore
+ *   identical whatever the thread count or chain order.
+ * - Records a row after step t (1-based) when t > burnIn and (t - burnIn) % evalEvery == 0:
+ *   `chain`, `draw`, `step` (= t), `Ln`, `llc` = n beta (Ln - L0), `cumulative_fge` (tuning
+ *   + sampling work so far, excluding the L_n evaluations, which are measurement, not
+ *   sampling; those are reported separately as eval_fge), `time_s` (since the chain began,
+ *   tuning included), and the sampler's columns. Traces hold kept draws only.
+ * - A chain whose position or L_n becomes non-finite stops; its reason and step are recorded,
+ *   its rows so far are kept, the other chains finish.
+ */
+import type { Key } from '../rng/index.js';
+import { keyAt, normalInto, Stream, threefry2x32Into } from '../rng/index.js';
+import type { z } from 'zod';
+import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import { burnInSteps, type ChainSettings } from './config.js';
+
+export interface Schedule {
+  /** Kernel steps after tuning (burn-in included). */
+  steps: number;
+  /** Steps discarded before recording. */
+  burnIn: number;
+  /** L_n evaluated and a row recorded every evalEvery steps. */
+  evalEvery: number;
+}
+
+export type TunedValue = number | string | boolean | null | number[] | { [k: string]: TunedValue };
+
+export interface PrepareContext<C> {
+  posterior: Posterior;
+  cfg: C;
+  chain: number;
+  /** The chain's tuning key: keyAt(seed, Stream.tune, chain). */
+  key: Key;
+  /** The chain's initial position w* + init_noise N(0, I); prepare may keep and mutate it. */
+  init: Float64Array;
+  schedule: Schedule;
+}
+
+export interface Prepared<S extends SamplerState = SamplerState> {
+  kernel: Kernel<S, StepInfo>;
+  /** State to start sampling from (e.g. after adaptation); else kernel.init(ctx.init, key). */
+  state?: S;
+  /** Tuned values recorded per chain in the manifest. */
+  tuned: Record<string, TunedValue>;
+  /** Work of the tuning in full-gradient equivalents. */
+  fge: number;
+}
+
+export interface SamplerDef<C = Record<string, unknown>> {
+  readonly name: string;
+  readonly summary: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly schema: z.ZodType<C, any>;
+  schedule(cfg: C): Schedule;
+  prepare(ctx: PrepareContext<C>): Prepared<SamplerState>;
+  readonly columns: readonly string[];
+}
+
+export interface ChainFailure {
+  chain: number;
+  step: number;
+  reason: string;
+}
+
+export interface ChainResult {
+  chain: number;
+  /** Trace columns of this chain (chain, draw, step, Ln, llc, cumulative_fge, time_s, ...). */
+  columns: Record<string, Float64Array | Int32Array>;
+  tuned: Record<string, TunedValue>;
+  tune_fge: number;
+  sample_fge: number;
+  /** Work of the L_n evaluations (1 per evaluation), not part of cumulative_fge. */
+  eval_fge: number;
+  tune_time_s: number;
+  sample_time_s: number;
+  steps_done: number;
+  failure: ChainFailure | null;
+}
+
+export interface Progress {
+  chain: number;
+  step: number;
+  steps: number;
+  /** Running mean of this chain's llc draws (NaN before the first). */
+  llcMean: number;
+}
+
+export interface RunChainOptions<C> {
+  posterior: Posterior;
+  def: SamplerDef<C>;
+  cfg: C;
+  chains: ChainSettings;
+  seed: number;
+  chain: number;
+  /** Called after each recorded row; throttle on the caller's side. */
+  onProgress?: (p: Progress) => void;
+}
+
+/** The schedule with the chain settings' burn-in applied. */
+export function resolveSchedule<C>(def: SamplerDef<C>, cfg: C, chains: ChainSettings): Schedule {
+  const s = def.schedule(cfg);
+  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`${def.name}: steps must be a positive integer, got ${s.steps}`);
+  if (!Number.isInteger(s.evalEvery) || s.evalEvery < 1) throw new Error(`${def.name}: eval_every must be a positive integer, got ${s.evalEvery}`);
+  const burnIn = burnInSteps(chains.burn_in, s.steps, s.burnIn);
+  if (burnIn >= s.steps) throw new Error(`${def.name}: burn-in (${burnIn}) leaves no steps to record (steps = ${s.steps})`);
+  if (s.steps - burnIn < s.evalEvery) {
+    throw new Error(`${def.name}: ${s.steps - burnIn} kept steps record nothing with eval_every = ${s.evalEvery}`);
+  }
+  return { steps: s.steps, burnIn, evalEvery: s.evalEvery };
+}
+
+/** w* + initNoise N(0, I) from keyAt(seed, init, chain). */
+export function initialPosition(posterior: Posterior, seed: number, chain: number, initNoise: number): Float64Array {
+  const w = normalInto(keyAt(seed, Stream.init, chain), new Float64Array(posterior.dim));
+  for (let i = 0; i < w.length; i++) w[i] = posterior.wStar[i]! + initNoise * w[i]!;
+  return w;
+}
+
+function allFinite(x: Float64Array): boolean {
+  let s = 0;
+  // A sum is non-finite iff some term is non-finite (or it overflows, also a failure).
+  for (let i = 0; i < x.length; i++) s += x[i]!;
+  return Number.isFinite(s);
+}
+
+/** Runs one chain: tuning, burn-in, sampling, recording. Deterministic given (seed, chain). */
+export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
+  const { posterior, def, cfg, chains, seed, chain } = opts;
+  const schedule = resolveSchedule(def, cfg, chains);
+  const t0 = performance.now();
+  const init = initialPosition(posterior, seed, chain, chains.init_noise);
+  const prepared = def.prepare({ posterior, cfg, chain, key: keyAt(seed, Stream.tune, chain), init, schedule });
+  const tTuned = performance.now();
+  const { kernel } = prepared;
+  const chainKey = keyAt(seed, Stream.chain, chain);
+  let state = prepared.state ?? kernel.init(init, keyAt(seed, Stream.init, chain, 1));
+
+  const rows = Math.floor((schedule.steps - schedule.burnIn) / schedule.evalEvery);
+  const stepCol = new Int32Array(rows);
+  const LnCol = new Float64Array(rows);
+  const llcCol = new Float64Array(rows);
+  const fgeCol = new Float64Array(rows);
+  const timeCol = new Float64Array(rows);
+  const extra = def.columns.map(() => new Float64Array(rows));
+  const sums = new Float64Array(def.columns.length);
+  const names = def.columns;
+
+  // The step key lives in one reused buffer: no allocation per step.
+  const kbuf = new Uint32Array(2);
+  const stepKey: [number, number] = [0, 0];
+  let fge = prepared.fge;
+  let sampleFge = 0;
+  let evalFge = 0;
+  let row = 0;
+  let windowSteps = 0;
+  let llcSum = 0;
+  let failure: ChainFailure | null = null;
+  let t = 0;
+  for (t = 1; t <= schedule.steps; t++) {
+    threefry2x32Into(chainKey[0], chainKey[1], 0, t - 1, kbuf, 0);
+    stepKey[0] = kbuf[0]!;
+    stepKey[1] = kbuf[1]!;
+    const out = kernel.step(state, stepKey);
+    state = out.state;
+    const info = out.info;
+    fge += info.fge;
+    sampleFge += info.fge;
+    if (!allFinite(state.position)) {
+      failure = { chain, step: t, reason: 'position became non-finite (NaN or Infinity): the step size is too large for this target or the sampler diverged' };
+      break;
+    }
+    if (t <= schedule.burnIn) continue;
+    windowSteps++;
+    for (let j = 0; j < names.length; j++) {
+      const v = info[names[j]!];
+      sums[j]! += typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? Number.NaN);
+    }
+    if ((t - schedule.burnIn) % schedule.evalEvery !== 0) continue;
+    let Ln: number;
+    if (typeof info.Ln === 'number') {
+      Ln = info.Ln;
+    } else {
+      Ln = posterior.lossAt(state.position);
+      evalFge += 1;
+    }
+    if (!Number.isFinite(Ln)) {
+      failure = { chain, step: t, reason: `full-data loss L_n became non-finite (${Ln})` };
+      break;
+    }
+    const llc = posterior.llcOf(Ln);
+    stepCol[row] = t;
+    LnCol[row] = Ln;
+    llcCol[row] = llc;
+    fgeCol[row] = fge;
+    timeCol[row] = (performance.now() - t0) / 1000;
+    for (let j = 0; j < names.length; j++) {
+      extra[j]![row] = names[j] === 'diverging' ? sums[j]! : sums[j]! / windowSteps;
+      sums[j] = 0;
+    }
+    windowSteps = 0;
+    llcSum += llc;
+    row++;
+    opts.onProgress?.({ chain, step: t, steps: schedule.steps, llcMean: llcSum / row });
+  }
+  const tEnd = performance.now();
+  const columns: Record<string, Float64Array | Int32Array> = {
+    chain: new Int32Array(row).fill(chain),
+    draw: Int32Array.from({ length: row }, (_, i) => i),
+    step: stepCol.slice(0, row),
+    Ln: LnCol.slice(0, row),
+    llc: llcCol.slice(0, row),
+    cumulative_fge: fgeCol.slice(0, row),
+    time_s: timeCol.slice(0, row),
+  };
+  names.forEach((name, j) => {
+    columns[name] = extra[j]!.slice(0, row);
+  });
+  return {
+    chain,
+    columns,
+    tuned: prepared.tuned,
+    tune_fge: prepared.fge,
+    sample_fge: sampleFge,
+    eval_fge: evalFge,
+    tune_time_s: (tTuned - t0) / 1000,
+    sample_time_s: (tEnd - tTuned) / 1000,
+    steps_done: failure ? failure.step : schedule.steps,
+    failure,
+  };
+}
+
+/** Concatenates chain results (in chain order) into one trace table. */
+export function concatTraces(results: readonly ChainResult[]): Record<string, Float64Array | Int32Array> {
+  const sorted = [...results].sort((a, b) => a.chain - b.chain);
+  const names = Object.keys(sorted[0]?.columns ?? {});
+  const out: Record<string, Float64Array | Int32Array> = {};
+  for (const name of names) {
+    const total = sorted.reduce((s, r) => s + r.columns[name]!.length, 0);
+    const first = sorted[0]!.columns[name]!;
+    const col = first instanceof Int32Array ? new Int32Array(total) : new Float64Array(total);
+    let off = 0;
+    for (const r of sorted) {
+      col.set(r.columns[name]! as never, off);
+      off += r.columns[name]!.length;
+    }
+    out[name] = col;
+  }
+  return out;
+}
