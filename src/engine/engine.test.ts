@@ -29,7 +29,7 @@ const fixtures = (
   }
 ).cases;
 
-const IMPLS: EngineImpl[] = ['ts'];
+const IMPLS: EngineImpl[] = ['ts', 'wasm'];
 
 function flatten(layers: FixtureLayer[]): Float64Array {
   const out: number[] = [];
@@ -112,6 +112,7 @@ describe.each(IMPLS)('engine impl=%s', (impl) => {
           dtype: 'float64',
           impl,
         });
+        expect(model.impl).toBe(impl);
         const theta = flatten(c.layers);
         const want = flatten(c.grad);
         expect(model.dim).toBe(theta.length);

@@ -1,13 +1,27 @@
 // The engine's entry point: createModel picks an implementation behind the NetworkModel
 // contract (types.ts). Callers above the engine import from here only.
 import { TsModel } from './ts-model.js';
+import { defaultVariant } from './wasm-kernels.js';
+import { WasmModel } from './wasm-model.js';
 import type { CreateModelOptions, NetworkModel } from './types.js';
 
 export type * from './types.js';
 export { layerShapes, paramCount, validateSpec, type TensorShape } from './spec.js';
+export { relaxedSimdSupported } from './wasm-kernels.js';
 
+/**
+ * Builds a model. impl 'wasm' (the default) runs the SIMD kernels, with fused multiply-add
+ * where the runtime supports relaxed SIMD. When impl is not given and the kernels cannot run
+ * (no wasm SIMD, or `npm run build:wasm` never ran), the TypeScript engine is used instead and
+ * the model's `impl` says so; an explicit impl 'wasm' fails instead of falling back.
+ */
 export function createModel(opts: CreateModelOptions): NetworkModel {
-  const impl = opts.impl ?? 'wasm';
-  if (impl === 'ts') return new TsModel(opts);
-  throw new Error("the wasm engine is not available yet: pass impl: 'ts'");
+  if (opts.impl === 'ts') return new TsModel(opts);
+  const variant = defaultVariant();
+  if (variant === null) {
+    if (opts.impl === undefined) return new TsModel(opts);
+    // Let kernelModule's error (missing file) or the SIMD check explain what is wrong.
+    return new WasmModel(opts, 'simd');
+  }
+  return new WasmModel(opts, variant);
 }

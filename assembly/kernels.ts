@@ -1,0 +1,517 @@
+// Numeric kernels for the wasm engine (AssemblyScript, built with --runtime stub: nothing here
+// allocates). The host (src/engine/wasm-model.ts) owns the memory layout and passes byte
+// pointers; element strides are in elements. Two builds come from this one file: plain SIMD
+// and relaxed SIMD (ASC_FEATURE_RELAXED_SIMD), where the only difference is fused multiply-add.
+//
+// GEMM follows the BLIS structure: a kc-deep slice of B is packed into NR-wide micro-panels,
+// an mc x kc block of A into MR-tall micro-panels, and a register-blocked micro-kernel
+// accumulates an MR x NR tile of C over kc. Packing makes the micro-kernel independent of the
+// operand layouts (X W^T, dY W, dY^T X all become the same loop) and keeps its loads
+// contiguous; zero padding in the packed panels removes tails from the inner loop.
+
+// f64: 4x4 tile = 8 f64x2 accumulators (+2 B vectors, 1 broadcast): fits the 16 xmm registers
+// V8 has on x86-64 without spills. f32: 4x8 tile, 8 f32x4 accumulators.
+const MR64: i32 = 4;
+const NR64: i32 = 4;
+const MR32: i32 = 4;
+const NR32: i32 = 8;
+// kc keeps an A micro-panel plus a B micro-panel in L1 (2 x 8 KB for f64, 4 KB + 8 KB for f32);
+// mc keeps the packed A block in L2 (256 KB).
+export const KC64: i32 = 256;
+export const MC64: i32 = 128;
+export const KC32: i32 = 256;
+export const MC32: i32 = 256;
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Bytes the host must reserve for the packing buffers of a GEMM with N <= maxN columns. */
+export function packBytes(maxN: i32, single: i32): usize {
+  if (single) {
+    const nPad = ((maxN + NR32 - 1) / NR32) * NR32;
+    return <usize>(KC32 * nPad + MC32 * KC32 + MR32 * NR32) * 4 + 64;
+  }
+  const nPad = ((maxN + NR64 - 1) / NR64) * NR64;
+  return <usize>(KC64 * nPad + MC64 * KC64 + MR64 * NR64) * 8 + 64;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing (generic over f32 / f64).
+
+/** A(i, k) = A[i*ars + k*acs]; writes rows [i0, i0+mc) x cols [k0, k0+kc) as MR-tall panels. */
+@inline
+function packA<T>(A: usize, ars: i32, acs: i32, i0: i32, mc: i32, k0: i32, kc: i32, dst: usize, MR: i32): void {
+  const es = sizeof<T>();
+  for (let ir = 0; ir < mc; ir += MR) {
+    const panel = dst + <usize>(ir * kc) * es;
+    const rows = min(MR, mc - ir);
+    if (acs == 1) {
+      // Rows of A are contiguous: read each row once, scatter into the panel with stride MR.
+      for (let r = 0; r < rows; r++) {
+        const src = A + <usize>((i0 + ir + r) * ars + k0) * es;
+        let d = panel + <usize>r * es;
+        for (let k = 0; k < kc; k++) {
+          store<T>(d, load<T>(src + <usize>k * es));
+          d += <usize>MR * es;
+        }
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const src = A + <usize>((i0 + ir) * ars + (k0 + k) * acs) * es;
+        const d = panel + <usize>(k * MR) * es;
+        for (let r = 0; r < rows; r++) store<T>(d + <usize>r * es, load<T>(src + <usize>(r * ars) * es));
+      }
+    }
+    for (let r = rows; r < MR; r++) {
+      for (let k = 0; k < kc; k++) store<T>(panel + <usize>(k * MR + r) * es, <T>0);
+    }
+  }
+}
+
+/** B(k, j) = B[k*brs + j*bcs]; writes rows [k0, k0+kc) x cols [0, N) as NR-wide panels. */
+@inline
+function packB<T>(B: usize, brs: i32, bcs: i32, N: i32, k0: i32, kc: i32, dst: usize, NR: i32): void {
+  const es = sizeof<T>();
+  for (let jr = 0; jr < N; jr += NR) {
+    const panel = dst + <usize>(jr * kc) * es;
+    const cols = min(NR, N - jr);
+    if (bcs == 1) {
+      for (let k = 0; k < kc; k++) {
+        const src = B + <usize>((k0 + k) * brs + jr) * es;
+        const d = panel + <usize>(k * NR) * es;
+        for (let c = 0; c < cols; c++) store<T>(d + <usize>c * es, load<T>(src + <usize>c * es));
+      }
+    } else {
+      // brs == 1 in practice (W read as W^T): each column of B is contiguous.
+      for (let c = 0; c < cols; c++) {
+        const src = B + <usize>(k0 * brs + (jr + c) * bcs) * es;
+        let d = panel + <usize>c * es;
+        for (let k = 0; k < kc; k++) {
+          store<T>(d, load<T>(src + <usize>(k * brs) * es));
+          d += <usize>NR * es;
+        }
+      }
+    }
+    for (let c = cols; c < NR; c++) {
+      for (let k = 0; k < kc; k++) store<T>(panel + <usize>(k * NR + c) * es, <T>0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernels.
+
+@inline
+function madd64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f64x2.relaxed_madd(a, b, c);
+  } else {
+    return f64x2.add(c, f64x2.mul(a, b));
+  }
+}
+
+@inline
+function madd32(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(c, f32x4.mul(a, b));
+  }
+}
+
+/** C[4x4] (+)= Apanel[kc x 4]^T Bpanel[kc x 4]; ldc in bytes. */
+function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load64_splat(a);
+    c00 = madd64(av, b0, c00);
+    c01 = madd64(av, b1, c01);
+    av = v128.load64_splat(a, 8);
+    c10 = madd64(av, b0, c10);
+    c11 = madd64(av, b1, c11);
+    av = v128.load64_splat(a, 16);
+    c20 = madd64(av, b0, c20);
+    c21 = madd64(av, b1, c21);
+    av = v128.load64_splat(a, 24);
+    c30 = madd64(av, b0, c30);
+    c31 = madd64(av, b1, c31);
+    a += 32;
+    b += 32;
+  }
+  if (beta) {
+    c00 = f64x2.add(c00, v128.load(c));
+    c01 = f64x2.add(c01, v128.load(c, 16));
+    c10 = f64x2.add(c10, v128.load(c + ldc));
+    c11 = f64x2.add(c11, v128.load(c + ldc, 16));
+    c20 = f64x2.add(c20, v128.load(c + 2 * ldc));
+    c21 = f64x2.add(c21, v128.load(c + 2 * ldc, 16));
+    c30 = f64x2.add(c30, v128.load(c + 3 * ldc));
+    c31 = f64x2.add(c31, v128.load(c + 3 * ldc, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+/** C[4x8] (+)= Apanel[kc x 4]^T Bpanel[kc x 8] in f32; ldc in bytes. */
+function kern32(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a);
+    c00 = madd32(av, b0, c00);
+    c01 = madd32(av, b1, c01);
+    av = v128.load32_splat(a, 4);
+    c10 = madd32(av, b0, c10);
+    c11 = madd32(av, b1, c11);
+    av = v128.load32_splat(a, 8);
+    c20 = madd32(av, b0, c20);
+    c21 = madd32(av, b1, c21);
+    av = v128.load32_splat(a, 12);
+    c30 = madd32(av, b0, c30);
+    c31 = madd32(av, b1, c31);
+    a += 16;
+    b += 32;
+  }
+  if (beta) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + ldc));
+    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
+    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
+    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM drivers: C[M, N] (+)= A[M, K] B[K, N] with A(i,k) = A[i*ars + k*acs],
+// B(k,j) = B[k*brs + j*bcs], C row-major with leading dimension ldc. accumulate = 0 overwrites C.
+// work must hold packBytes(N, .) bytes, 16-byte aligned.
+
+export function gemm_f64(
+  M: i32, N: i32, K: i32,
+  A: usize, ars: i32, acs: i32,
+  B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32, work: usize,
+): void {
+  const nPad = ((N + NR64 - 1) / NR64) * NR64;
+  const pb = work;
+  const pa = pb + <usize>(KC64 * nPad) * 8;
+  const tile = pa + <usize>(MC64 * KC64) * 8;
+  for (let pc = 0; pc < K; pc += KC64) {
+    const kc = min(KC64, K - pc);
+    packB<f64>(B, brs, bcs, N, pc, kc, pb, NR64);
+    const beta = accumulate != 0 || pc > 0;
+    for (let ic = 0; ic < M; ic += MC64) {
+      const mc = min(MC64, M - ic);
+      packA<f64>(A, ars, acs, ic, mc, pc, kc, pa, MR64);
+      for (let jr = 0; jr < N; jr += NR64) {
+        const nr = min(NR64, N - jr);
+        const bp = pb + (<usize>(jr * kc) << 3);
+        for (let ir = 0; ir < mc; ir += MR64) {
+          const mr = min(MR64, mc - ir);
+          const ap = pa + (<usize>(ir * kc) << 3);
+          const cp = C + (<usize>((ic + ir) * ldc + jr) << 3);
+          if (mr == MR64 && nr == NR64) {
+            kern64(kc, ap, bp, cp, <usize>ldc << 3, beta);
+          } else {
+            kern64(kc, ap, bp, tile, NR64 << 3, false);
+            for (let r = 0; r < mr; r++) {
+              for (let c = 0; c < nr; c++) {
+                const dst = cp + (<usize>(r * ldc + c) << 3);
+                const v = load<f64>(tile + (<usize>(r * NR64 + c) << 3));
+                store<f64>(dst, beta ? load<f64>(dst) + v : v);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function gemm_f32(
+  M: i32, N: i32, K: i32,
+  A: usize, ars: i32, acs: i32,
+  B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32, work: usize,
+): void {
+  const nPad = ((N + NR32 - 1) / NR32) * NR32;
+  const pb = work;
+  const pa = pb + <usize>(KC32 * nPad) * 4;
+  const tile = pa + <usize>(MC32 * KC32) * 4;
+  for (let pc = 0; pc < K; pc += KC32) {
+    const kc = min(KC32, K - pc);
+    packB<f32>(B, brs, bcs, N, pc, kc, pb, NR32);
+    const beta = accumulate != 0 || pc > 0;
+    for (let ic = 0; ic < M; ic += MC32) {
+      const mc = min(MC32, M - ic);
+      packA<f32>(A, ars, acs, ic, mc, pc, kc, pa, MR32);
+      for (let jr = 0; jr < N; jr += NR32) {
+        const nr = min(NR32, N - jr);
+        const bp = pb + (<usize>(jr * kc) << 2);
+        for (let ir = 0; ir < mc; ir += MR32) {
+          const mr = min(MR32, mc - ir);
+          const ap = pa + (<usize>(ir * kc) << 2);
+          const cp = C + (<usize>((ic + ir) * ldc + jr) << 2);
+          if (mr == MR32 && nr == NR32) {
+            kern32(kc, ap, bp, cp, <usize>ldc << 2, beta);
+          } else {
+            kern32(kc, ap, bp, tile, NR32 << 2, false);
+            for (let r = 0; r < mr; r++) {
+              for (let c = 0; c < nr; c++) {
+                const dst = cp + (<usize>(r * ldc + c) << 2);
+                const v = load<f32>(tile + (<usize>(r * NR32 + c) << 2));
+                store<f32>(dst, beta ? load<f32>(dst) + v : v);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise parts of the network (O(rows * width), so plain scalar loops suffice).
+
+const ACT_IDENTITY: i32 = 0;
+const ACT_RELU: i32 = 1;
+const ACT_TANH: i32 = 2;
+const ACT_GELU: i32 = 3;
+const GELU_C: f64 = 0.7978845608028654; // sqrt(2 / pi)
+const GELU_A: f64 = 0.044715;
+const LN_EPS: f64 = 1e-5;
+
+@inline
+function tanhT<T>(x: T): T {
+  if (sizeof<T>() == 4) {
+    return <T>Mathf.tanh(<f32>x);
+  } else {
+    return <T>Math.tanh(<f64>x);
+  }
+}
+
+@inline
+function sqrtT<T>(x: T): T {
+  if (sizeof<T>() == 4) {
+    return <T>Mathf.sqrt(<f32>x);
+  } else {
+    return <T>Math.sqrt(<f64>x);
+  }
+}
+
+/** Row gather: dst[i, :] = X[rows[i], :]. */
+@inline
+function gather<T>(X: usize, rows: usize, m: i32, d: i32, dst: usize): void {
+  const es = sizeof<T>();
+  for (let i = 0; i < m; i++) {
+    const src = X + <usize>(load<i32>(rows + (<usize>i << 2)) * d) * es;
+    const o = dst + <usize>(i * d) * es;
+    memory.copy(o, src, <usize>d * es);
+  }
+}
+
+/** z += bias per column. */
+@inline
+function biasAdd<T>(z: usize, bias: usize, m: i32, w: i32): void {
+  const es = sizeof<T>();
+  for (let i = 0; i < m; i++) {
+    const row = z + <usize>(i * w) * es;
+    for (let j = 0; j < w; j++) {
+      const p = row + <usize>j * es;
+      store<T>(p, load<T>(p) + load<T>(bias + <usize>j * es));
+    }
+  }
+}
+
+/**
+ * Hidden layer after its GEMM, in place: z = act(z + bias), optionally deriv = act'(z + bias),
+ * then optional LayerNorm per row (rstd receives 1/std). bias / deriv = 0 means absent.
+ */
+@inline
+function hiddenFwd<T>(z: usize, bias: usize, m: i32, w: i32, act: i32, deriv: usize, ln: i32, rstd: usize): void {
+  const es = sizeof<T>();
+  if (bias != 0) biasAdd<T>(z, bias, m, w);
+  const len = m * w;
+  if (act == ACT_RELU) {
+    for (let i = 0; i < len; i++) {
+      const p = z + <usize>i * es;
+      const x = load<T>(p);
+      const pos = x > <T>0;
+      store<T>(p, pos ? x : <T>0);
+      if (deriv != 0) store<T>(deriv + <usize>i * es, pos ? <T>1 : <T>0);
+    }
+  } else if (act == ACT_TANH) {
+    for (let i = 0; i < len; i++) {
+      const p = z + <usize>i * es;
+      const t = tanhT<T>(load<T>(p));
+      store<T>(p, t);
+      if (deriv != 0) store<T>(deriv + <usize>i * es, <T>1 - t * t);
+    }
+  } else if (act == ACT_GELU) {
+    for (let i = 0; i < len; i++) {
+      const p = z + <usize>i * es;
+      const x = load<T>(p);
+      const x2 = x * x;
+      const t = tanhT<T>(<T>GELU_C * (x + <T>GELU_A * x2 * x));
+      store<T>(p, <T>0.5 * x * (<T>1 + t));
+      if (deriv != 0) {
+        store<T>(
+          deriv + <usize>i * es,
+          <T>0.5 * (<T>1 + t) + <T>0.5 * x * (<T>1 - t * t) * <T>GELU_C * (<T>1 + <T>(3 * GELU_A) * x2),
+        );
+      }
+    }
+  }
+  if (ln == 0) return;
+  const invW = <T>1 / <T>w;
+  for (let i = 0; i < m; i++) {
+    const row = z + <usize>(i * w) * es;
+    let mu = <T>0;
+    for (let j = 0; j < w; j++) mu += load<T>(row + <usize>j * es);
+    mu *= invW;
+    let v = <T>0;
+    for (let j = 0; j < w; j++) {
+      const c = load<T>(row + <usize>j * es) - mu;
+      v += c * c;
+    }
+    const r = <T>1 / sqrtT<T>(v * invW + <T>LN_EPS);
+    if (rstd != 0) store<T>(rstd + <usize>i * es, r);
+    for (let j = 0; j < w; j++) {
+      const p = row + <usize>j * es;
+      store<T>(p, (load<T>(p) - mu) * r);
+    }
+  }
+}
+
+/**
+ * In place: dh (gradient w.r.t. a hidden layer's output h) -> gradient w.r.t. its
+ * pre-activation, through LayerNorm (h is the normalised output) and the activation.
+ */
+@inline
+function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w: i32, ln: i32, act: i32): void {
+  const es = sizeof<T>();
+  if (ln != 0) {
+    const invW = <T>1 / <T>w;
+    for (let i = 0; i < m; i++) {
+      const drow = dh + <usize>(i * w) * es;
+      const hrow = h + <usize>(i * w) * es;
+      let s1 = <T>0;
+      let s2 = <T>0;
+      for (let j = 0; j < w; j++) {
+        const g = load<T>(drow + <usize>j * es);
+        s1 += g;
+        s2 += g * load<T>(hrow + <usize>j * es);
+      }
+      s1 *= invW;
+      s2 *= invW;
+      const r = load<T>(rstd + <usize>i * es);
+      for (let j = 0; j < w; j++) {
+        const p = drow + <usize>j * es;
+        store<T>(p, r * (load<T>(p) - s1 - load<T>(hrow + <usize>j * es) * s2));
+      }
+    }
+  }
+  if (act != ACT_IDENTITY) {
+    const len = m * w;
+    for (let i = 0; i < len; i++) {
+      const p = dh + <usize>i * es;
+      store<T>(p, load<T>(p) * load<T>(deriv + <usize>i * es));
+    }
+  }
+}
+
+/** dst[j] = sum_i dz[i, j] (the bias gradient). */
+@inline
+function colsum<T>(dz: usize, m: i32, w: i32, dst: usize): void {
+  const es = sizeof<T>();
+  for (let j = 0; j < w; j++) store<T>(dst + <usize>j * es, <T>0);
+  for (let i = 0; i < m; i++) {
+    const row = dz + <usize>(i * w) * es;
+    for (let j = 0; j < w; j++) {
+      const p = dst + <usize>j * es;
+      store<T>(p, load<T>(p) + load<T>(row + <usize>j * es));
+    }
+  }
+}
+
+/**
+ * Mean loss over m rows x q outputs of the network output against Y (rows = 0: Y row i, else
+ * Y row rows[i]). kind 0 = mse, 1 = student-t. When dOut != 0 writes dL/dOut. Accumulates in
+ * f64 in both precisions.
+ */
+@inline
+function lossOut<T>(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
+  const es = sizeof<T>();
+  const cnt = <f64>m * <f64>q;
+  const s2 = nu * sigma * sigma;
+  let total: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const yr = rows == 0 ? i : load<i32>(rows + (<usize>i << 2));
+    for (let j = 0; j < q; j++) {
+      const r = <f64>load<T>(out + <usize>(i * q + j) * es) - <f64>load<T>(Y + <usize>(yr * q + j) * es);
+      let g: f64;
+      if (kind == 0) {
+        total += r * r;
+        g = (2 * r) / cnt;
+      } else {
+        total += 0.5 * (nu + 1) * Math.log1p((r * r) / s2);
+        g = ((nu + 1) * r) / (s2 + r * r) / cnt;
+      }
+      if (dOut != 0) store<T>(dOut + <usize>(i * q + j) * es, <T>g);
+    }
+  }
+  return total / cnt;
+}
+
+// Monomorphic exports (the host picks _f64 or _f32 by dtype).
+export function gather_f64(X: usize, rows: usize, m: i32, d: i32, dst: usize): void { gather<f64>(X, rows, m, d, dst); }
+export function gather_f32(X: usize, rows: usize, m: i32, d: i32, dst: usize): void { gather<f32>(X, rows, m, d, dst); }
+export function bias_add_f64(z: usize, b: usize, m: i32, w: i32): void { biasAdd<f64>(z, b, m, w); }
+export function bias_add_f32(z: usize, b: usize, m: i32, w: i32): void { biasAdd<f32>(z, b, m, w); }
+export function hidden_fwd_f64(z: usize, b: usize, m: i32, w: i32, act: i32, d: usize, ln: i32, rstd: usize): void {
+  hiddenFwd<f64>(z, b, m, w, act, d, ln, rstd);
+}
+export function hidden_fwd_f32(z: usize, b: usize, m: i32, w: i32, act: i32, d: usize, ln: i32, rstd: usize): void {
+  hiddenFwd<f32>(z, b, m, w, act, d, ln, rstd);
+}
+export function hidden_bwd_f64(dh: usize, h: usize, d: usize, rstd: usize, m: i32, w: i32, ln: i32, act: i32): void {
+  hiddenBwd<f64>(dh, h, d, rstd, m, w, ln, act);
+}
+export function hidden_bwd_f32(dh: usize, h: usize, d: usize, rstd: usize, m: i32, w: i32, ln: i32, act: i32): void {
+  hiddenBwd<f32>(dh, h, d, rstd, m, w, ln, act);
+}
+export function colsum_f64(dz: usize, m: i32, w: i32, dst: usize): void { colsum<f64>(dz, m, w, dst); }
+export function colsum_f32(dz: usize, m: i32, w: i32, dst: usize): void { colsum<f32>(dz, m, w, dst); }
+export function loss_f64(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
+  return lossOut<f64>(out, Y, rows, m, q, kind, nu, sigma, dOut);
+}
+export function loss_f32(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
+  return lossOut<f32>(out, Y, rows, m, q, kind, nu, sigma, dOut);
+}
