@@ -1,0 +1,236 @@
+/**
+ * Known learning coefficients, the ground truth LLC estimates are checked against.
+ *
+ * - Deep linear networks: Aoyagi's theorem (Aoyagi 2024, "Consideration on the learning
+ *   efficiency of multiple-layered neural networks with linear units", Neural Networks 172),
+ *   as restated in Furman & Lau 2024 (arXiv 2402.03698), Theorem B.1. Exact rationals.
+ * - Regular models: d/2.
+ * - The quadratic target L(w) = ½|w - w*|², exactly for the posterior and for the stationary law
+ *   of the discretised Langevin samplers, so sampler bias can be told from estimator error.
+ */
+
+/** An exact rational, always normalised: den > 0 and gcd(num, den) = 1. */
+export interface Rational {
+  readonly num: bigint;
+  readonly den: bigint;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x;
+}
+
+export function rational(num: bigint, den: bigint = 1n): Rational {
+  if (den === 0n) throw new RangeError('rational with zero denominator');
+  const sign = den < 0n ? -1n : 1n;
+  const g = gcd(num, den) || 1n;
+  return { num: (sign * num) / g, den: (sign * den) / g };
+}
+
+const add = (a: Rational, b: Rational): Rational =>
+  rational(a.num * b.den + b.num * a.den, a.den * b.den);
+const mul = (a: Rational, b: Rational): Rational => rational(a.num * b.num, a.den * b.den);
+const neg = (a: Rational): Rational => rational(-a.num, a.den);
+
+/** Nearest double to the rational (exact for the halves and quarters Aoyagi's formula gives). */
+export function rationalToNumber(r: Rational): number {
+  const whole = r.num / r.den;
+  const rest = r.num - whole * r.den;
+  return Number(whole) + Number(rest) / Number(r.den);
+}
+
+/** "13/2", or "50" for integers. */
+export function rationalToString(r: Rational): string {
+  return r.den === 1n ? r.num.toString() : `${r.num}/${r.den}`;
+}
+
+/** ceil(a / b) for b > 0. */
+function ceilDiv(a: bigint, b: bigint): bigint {
+  const q = a / b; // truncates toward zero
+  return a % b === 0n || a < 0n ? q : q + 1n;
+}
+
+export interface DlnTruth {
+  /** Learning coefficient λ as a double (exact: it is a multiple of 1/(4ℓ) of modest size). */
+  lambda: number;
+  /** λ exactly. */
+  lambdaExact: Rational;
+  /** Its multiplicity (order of the pole), m = a(ℓ - a) + 1. */
+  multiplicity: number;
+  /** Number of parameters Σ H_i H_{i+1} (no biases). */
+  d: number;
+  /** Indices into `widths` of the subset Σ the theorem selects. */
+  sigma: number[];
+  /** |Σ| - 1. */
+  ell: number;
+  /** a = Σ M_j - (⌈Σ M_j / ℓ⌉ - 1) ℓ, in 1..ℓ. */
+  a: number;
+}
+
+function checkWidths(widths: readonly number[], rank: number): void {
+  if (widths.length < 2) {
+    throw new RangeError(`a deep linear network needs at least 2 widths [in, out], got ${widths.length}`);
+  }
+  widths.forEach((w, i) => {
+    if (!Number.isSafeInteger(w) || w <= 0) {
+      throw new RangeError(`widths must be positive integers, width ${i} is ${w}`);
+    }
+  });
+  if (!Number.isSafeInteger(rank) || rank < 0) {
+    throw new RangeError(`rank must be a non-negative integer, got ${rank}`);
+  }
+  const minWidth = Math.min(...widths);
+  if (rank > minWidth) {
+    throw new RangeError(
+      `rank ${rank} exceeds the smallest width ${minWidth}: the product of the layers cannot have it`,
+    );
+  }
+}
+
+/**
+ * Aoyagi's learning coefficient of the deep linear network x -> W_L ... W_1 x with
+ * widths = [H_1, ..., H_{L+1}] (input, hidden..., output; the formula is symmetric in H_1 and
+ * H_{L+1}) at a true parameter whose product has rank r.
+ *
+ * With M_j = H_j - r, take Σ, |Σ| = ℓ + 1 >= 2, such that
+ *   max_{Σ} M_j < min_{not Σ} M_k,   Σ_{Σ} M_j >= ℓ max_{Σ} M_j,   Σ_{Σ} M_j < ℓ min_{not Σ} M_k;
+ * then with M = ⌈Σ_{Σ} M_j / ℓ⌉ and a = Σ_{Σ} M_j - (M - 1) ℓ,
+ *   λ = (-r² + r(H_1 + H_{L+1}))/2 + a(ℓ - a)/(4ℓ) - ℓ(ℓ - 1)/4 · (Σ_{Σ} M_j / ℓ)²
+ *       + ½ Σ_{j<k in Σ} M_j M_k,
+ *   m = a(ℓ - a) + 1.
+ *
+ * Σ is found among the prefixes of the M_j sorted ascending (the first condition forces Σ to be
+ * "the ℓ + 1 smallest"): take the shortest prefix of length >= 2 whose sum T satisfies
+ * T < ℓ M_next, or all of them. The other two conditions then hold automatically (T >= ℓ max
+ * holds for every prefix up to the first stop, by induction, and T >= ℓ M_max together with
+ * T < ℓ M_next forces M_max < M_next), and no other prefix qualifies, so Σ is unique up to
+ * permuting equal M_j, which does not change λ.
+ */
+export function dlnLearningCoefficient(widths: readonly number[], rank: number): DlnTruth {
+  checkWidths(widths, rank);
+  const r = BigInt(rank);
+  const H = widths.map((w) => BigInt(w));
+  const M = H.map((h) => h - r);
+  const order = M.map((_, i) => i).sort((i, j) => (M[i]! < M[j]! ? -1 : M[i]! > M[j]! ? 1 : i - j));
+
+  let size = order.length;
+  let total = M[order[0]!]!;
+  for (let k = 1; k < order.length; k++) {
+    total += M[order[k]!]!;
+    const ell = BigInt(k);
+    if (k + 1 < order.length && total < ell * M[order[k + 1]!]!) {
+      size = k + 1;
+      break;
+    }
+  }
+  const sigma = order.slice(0, size).sort((i, j) => i - j);
+  const Ms = sigma.map((i) => M[i]!);
+  const T = Ms.reduce((s, v) => s + v, 0n);
+  const ell = BigInt(size - 1);
+  const Mceil = ceilDiv(T, ell);
+  const a = T - (Mceil - 1n) * ell;
+
+  let pairs = 0n;
+  for (let i = 0; i < Ms.length; i++) for (let j = i + 1; j < Ms.length; j++) pairs += Ms[i]! * Ms[j]!;
+
+  const h1 = H[0]!;
+  const hLast = H[H.length - 1]!;
+  let lambda = rational(-r * r + r * (h1 + hLast), 2n);
+  lambda = add(lambda, rational(a * (ell - a), 4n * ell));
+  lambda = add(lambda, neg(mul(rational(ell * (ell - 1n), 4n), rational(T * T, ell * ell))));
+  lambda = add(lambda, rational(pairs, 2n));
+
+  let d = 0;
+  for (let i = 0; i + 1 < widths.length; i++) d += widths[i]! * widths[i + 1]!;
+
+  return {
+    lambda: rationalToNumber(lambda),
+    lambdaExact: lambda,
+    multiplicity: Number(a * (ell - a) + 1n),
+    d,
+    sigma,
+    ell: Number(ell),
+    a: Number(a),
+  };
+}
+
+/** Learning coefficient of a regular model with d parameters. */
+export function regularLambda(d: number): number {
+  return d / 2;
+}
+
+/** Posterior settings of the quadratic target: tempered likelihood nβ, localisation γ. */
+export interface QuadraticSetting {
+  /** Dimension of w. */
+  d: number;
+  /** Number of samples n. */
+  n: number;
+  /** Inverse temperature β (often 1 / ln n). */
+  beta: number;
+  /** Localisation strength γ of the prior N(w*, I/γ) centred at w* (0 for none). */
+  gamma: number;
+}
+
+function precision(s: { n: number; beta: number; gamma: number }): { nb: number; a: number } {
+  const nb = s.n * s.beta;
+  const a = nb + s.gamma;
+  if (!(nb > 0) || !(s.gamma >= 0)) {
+    throw new RangeError(`need n·β > 0 and γ >= 0, got n·β = ${nb}, γ = ${s.gamma}`);
+  }
+  return { nb, a };
+}
+
+/**
+ * Exact λ̂ = nβ (E[L] - L(w*)) for L(w) = ½|w - w*|² under the localised tempered posterior
+ * exp(-nβ L(w) - γ/2 |w - w*|²): each coordinate is N(w*, 1/a) with a = nβ + γ, so
+ * E[nβ L] = nβ · d/2 · 1/a = (d/2) · nβ/(nβ + γ). Tends to d/2 as γ/(nβ) -> 0.
+ */
+export function quadraticPosteriorLambda(s: QuadraticSetting): number {
+  const { nb, a } = precision(s);
+  return (s.d / 2) * (nb / a);
+}
+
+/**
+ * λ̂ that SGLD / ULA with full gradients and step ε converges to on the quadratic target.
+ *
+ * Convention (Welling & Teh; devinterp): w' = w - (ε/2) ∇U(w) + N(0, ε I) with
+ * U = nβ L + γ/2 |w - w*|². Per coordinate x = w - w*: x' = (1 - εa/2) x + √ε ξ, an AR(1) whose
+ * stationary variance v solves v = (1 - εa/2)² v + ε, i.e.
+ *   v = ε / (εa - ε²a²/4) = 1 / (a (1 - εa/4)),
+ * inflated over the exact 1/a. Then E[nβ L] = nβ · d/2 · v = (d/2) (nβ/a) / (1 - εa/4).
+ * The chain is stable only for 0 < εa < 4; beyond that there is no stationary law and this throws.
+ */
+export function quadraticUlaLambda(s: QuadraticSetting & { stepSize: number }): number {
+  const { nb, a } = precision(s);
+  return (s.d / 2) * ulaFactor(nb, a, s.stepSize);
+}
+
+function ulaFactor(nb: number, a: number, eps: number): number {
+  if (!(eps > 0) || !(eps * a < 4)) {
+    throw new RangeError(
+      `ULA on the quadratic target needs 0 < ε·a < 4 (a = nβ + γ = ${a}), got ε = ${eps}: ` +
+        'the chain has no stationary distribution',
+    );
+  }
+  return nb / a / (1 - (eps * a) / 4);
+}
+
+/**
+ * The same for preconditioned SGLD with a fixed step ε_i per coordinate (the preconditioner
+ * folded into the step): coordinates are independent AR(1) chains, each as in
+ * `quadraticUlaLambda` with its own ε_i, so λ̂ = Σ_i ½ (nβ/a) / (1 - ε_i a/4). The dimension is
+ * the number of steps given.
+ */
+export function quadraticPreconditionedUlaLambda(s: {
+  n: number;
+  beta: number;
+  gamma: number;
+  stepSizes: ArrayLike<number>;
+}): number {
+  const { nb, a } = precision(s);
+  let total = 0;
+  for (let i = 0; i < s.stepSizes.length; i++) total += 0.5 * ulaFactor(nb, a, s.stepSizes[i]!);
+  return total;
+}
