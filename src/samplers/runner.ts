@@ -21,9 +21,10 @@
  *             kernel.init(ctx.init, ...)), `tuned` (JSON values recorded per chain in the
  *             manifest, e.g. {step_size, inverse_mass_matrix_mean}) and `fge`, the work of the
  *             tuning in full-gradient equivalents. Throw for configs that cannot run.
- *   columns   StepInfo fields recorded as trace columns. The value of a row is the mean of
- *             the field over the steps since the previous row (booleans count as 0/1), except
- *             `diverging`, which is the count of divergent steps in that window.
+ *   columns   StepInfo fields recorded as trace columns (a list or cfg -> list). The value of
+ *             a row is the mean of the field over the steps since the previous row that
+ *             reported it (booleans count as 0/1; NaN if none did), except `diverging`, which
+ *             is the count of divergent steps in that window.
  *
  * Kernels implement `Kernel` from types.ts. `step(state, key)` gets a key that is only valid
  * during the call (the runner reuses its buffer: derive sub-keys with foldIn, do not keep
@@ -58,7 +59,8 @@ export interface Schedule {
   evalEvery: number;
 }
 
-export type TunedValue = number | string | boolean | null | number[] | { [k: string]: TunedValue };
+/** Any JSON value (numbers finite). */
+export type TunedValue = unknown;
 
 export interface PrepareContext<C> {
   posterior: Posterior;
@@ -88,7 +90,8 @@ export interface SamplerDef<C = Record<string, unknown>> {
   readonly schema: z.ZodType<C, any>;
   schedule(cfg: C): Schedule;
   prepare(ctx: PrepareContext<C>): Prepared<SamplerState>;
-  readonly columns: readonly string[];
+  /** Recorded StepInfo fields (a list, or a function of the config). */
+  readonly columns: readonly string[] | ((cfg: C) => readonly string[]);
 }
 
 export interface ChainFailure {
@@ -176,9 +179,12 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
   const llcCol = new Float64Array(rows);
   const fgeCol = new Float64Array(rows);
   const timeCol = new Float64Array(rows);
-  const extra = def.columns.map(() => new Float64Array(rows));
-  const sums = new Float64Array(def.columns.length);
-  const names = def.columns;
+  const names = typeof def.columns === 'function' ? def.columns(cfg) : def.columns;
+  const extra = names.map(() => new Float64Array(rows));
+  const sums = new Float64Array(names.length);
+  // Fields a kernel reports only on some steps (e.g. a diagnostic every k steps) are averaged
+  // over the steps that reported them; a window with none records NaN.
+  const counts = new Float64Array(names.length);
 
   // The step key lives in one reused buffer: no allocation per step.
   const kbuf = new Uint32Array(2);
@@ -187,7 +193,6 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
   let sampleFge = 0;
   let evalFge = 0;
   let row = 0;
-  let windowSteps = 0;
   let llcSum = 0;
   let failure: ChainFailure | null = null;
   let t = 0;
@@ -205,10 +210,11 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
       break;
     }
     if (t <= schedule.burnIn) continue;
-    windowSteps++;
     for (let j = 0; j < names.length; j++) {
       const v = info[names[j]!];
-      sums[j]! += typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? Number.NaN);
+      if (v === undefined) continue;
+      sums[j]! += typeof v === 'boolean' ? (v ? 1 : 0) : v;
+      counts[j]! += 1;
     }
     if ((t - schedule.burnIn) % schedule.evalEvery !== 0) continue;
     let Ln: number;
@@ -229,10 +235,10 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
     fgeCol[row] = fge;
     timeCol[row] = (performance.now() - t0) / 1000;
     for (let j = 0; j < names.length; j++) {
-      extra[j]![row] = names[j] === 'diverging' ? sums[j]! : sums[j]! / windowSteps;
+      extra[j]![row] = names[j] === 'diverging' ? sums[j]! : counts[j]! > 0 ? sums[j]! / counts[j]! : Number.NaN;
       sums[j] = 0;
+      counts[j] = 0;
     }
-    windowSteps = 0;
     llcSum += llc;
     row++;
     opts.onProgress?.({ chain, step: t, steps: schedule.steps, llcMean: llcSum / row });

@@ -1,0 +1,147 @@
+/**
+ * SGNHT, the stochastic gradient Nose-Hoover thermostat (Ding et al. 2014): underdamped
+ * Langevin dynamics whose friction xi adapts so that the kinetic temperature |p|^2 / d stays
+ * at 1, which absorbs the unknown minibatch-gradient noise:
+ *
+ *   p  <- p - h grad U_b(w) - h xi p + sqrt(2 A h) N(0, I)
+ *   w  <- w + h p
+ *   xi <- xi + h (|p|^2 / d - 1)
+ *
+ * h plays the role of sqrt(eps_SGLD): for a Gaussian both schemes inflate the variance of a
+ * direction by about h^2 k / 4 = eps k / 4. So `step_size: auto` runs the SGLD calibration
+ * (calibrate.ts) and uses h = sqrt(eps); its pilot rounds are counted as tuning work.
+ */
+import { z } from 'zod';
+import { normalInto, threefry2x32Into, type Key } from '../rng/index.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import type { PrepareContext, Prepared, SamplerDef } from './runner.js';
+import { sgldKernel, sgldSchedule } from './sgld.js';
+import { calibrateStepSize } from './calibrate.js';
+
+export const sgnhtSchema = z
+  .object({
+    steps: z.number().int().min(1).default(10_000),
+    warmup: z.number().int().min(0).nullable().default(null),
+    eval_every: z.number().int().min(1).default(20),
+    batch_size: z.number().int().min(1).default(256),
+    step_size: z
+      .union([
+        z.literal('auto'),
+        z.number().refine((x) => Number.isFinite(x) && x > 0, { message: 'step_size must be > 0 (or "auto")' }),
+      ])
+      .default('auto'),
+    /** Injected noise A (the thermostat absorbs the gradient noise). */
+    diffusion: z.number().positive().default(1),
+    target_bias: z.number().gt(0).lt(0.5).default(0.03),
+    calibration_steps: z.number().int().min(20).default(400),
+    calibration_rounds: z.number().int().min(1).max(20).default(6),
+    calibration_probes: z.number().int().min(1).default(2),
+  })
+  .strict();
+export type SgnhtConfig = z.infer<typeof sgnhtSchema>;
+
+export interface SgnhtState extends SamplerState {
+  position: Float64Array;
+  momentum: Float64Array;
+  xi: number;
+}
+
+export interface SgnhtInfo extends StepInfo {
+  fge: number;
+  thermostat: number;
+  kinetic_temperature: number;
+}
+
+export function sgnhtKernel(
+  posterior: Posterior,
+  o: { stepSize: number; batchSize: number; diffusion: number },
+): Kernel<SgnhtState, SgnhtInfo> & { stepSize: number } {
+  const d = posterior.dim;
+  const n = posterior.n;
+  const full = o.batchSize >= n;
+  const rows = full ? undefined : new Int32Array(o.batchSize);
+  const fge = full ? 1 : o.batchSize / n;
+  const g = new Float64Array(d);
+  const noise = new Float64Array(d);
+  const block = new Uint32Array(2);
+  const sub: [number, number] = [0, 0];
+  const info: SgnhtInfo = { fge, thermostat: 0, kinetic_temperature: 1 };
+  const result = { state: undefined as unknown as SgnhtState, info };
+  const A = o.diffusion;
+  const kernel = {
+    stepSize: o.stepSize,
+    init(position: Float64Array): SgnhtState {
+      // Thermostat starts at the injected noise level A: its fixed point when gradients are exact.
+      return { position: Float64Array.from(position), momentum: new Float64Array(d), xi: A };
+    },
+    step(state: SgnhtState, key: Key) {
+      const h = kernel.stepSize;
+      if (rows) {
+        threefry2x32Into(key[0], key[1], 0, 0, block, 0);
+        const k0 = block[0]!;
+        const k1 = block[1]!;
+        for (let i = 0; i < rows.length; i++) {
+          threefry2x32Into(k0, k1, 0, i, block, 0);
+          rows[i] = Math.floor(((block[0]! ^ block[1]!) >>> 0) * 2.3283064365386963e-10 * n);
+        }
+      }
+      threefry2x32Into(key[0], key[1], 0, 1, block, 0);
+      sub[0] = block[0]!;
+      sub[1] = block[1]!;
+      posterior.potentialAndGrad(state.position, g, rows);
+      normalInto(sub, noise, block);
+      const w = state.position;
+      const p = state.momentum;
+      const s = Math.sqrt(2 * A * h);
+      let kin = 0;
+      for (let i = 0; i < d; i++) {
+        const pi = p[i]! - h * g[i]! - h * state.xi * p[i]! + s * noise[i]!;
+        p[i] = pi;
+        w[i] = w[i]! + h * pi;
+        kin += pi * pi;
+      }
+      state.xi += h * (kin / d - 1);
+      info.thermostat = state.xi;
+      info.kinetic_temperature = kin / d;
+      result.state = state;
+      return result;
+    },
+  };
+  return kernel;
+}
+
+function prepareSgnht(ctx: PrepareContext<SgnhtConfig>): Prepared {
+  const { posterior, cfg } = ctx;
+  const opts = { batchSize: cfg.batch_size, diffusion: cfg.diffusion };
+  if (cfg.step_size !== 'auto') {
+    return { kernel: sgnhtKernel(posterior, { ...opts, stepSize: cfg.step_size }), tuned: { step_size: cfg.step_size, step_size_source: 'config' }, fge: 0 };
+  }
+  const pilot = sgldKernel(posterior, { stepSize: 1, batchSize: cfg.batch_size, precond: 'none', beta1: 0.9, beta2: 0.999, precondEps: 1, malaEvery: 0 });
+  const cal = calibrateStepSize({
+    posterior,
+    kernel: pilot,
+    init: ctx.init,
+    key: ctx.key,
+    targetBias: cfg.target_bias,
+    roundSteps: cfg.calibration_steps,
+    rounds: cfg.calibration_rounds,
+    probes: cfg.calibration_probes,
+  });
+  const h = Math.sqrt(cal.stepSize);
+  const kernel = sgnhtKernel(posterior, { ...opts, stepSize: h });
+  return {
+    kernel,
+    state: kernel.init(cal.state.position, ctx.key),
+    tuned: { step_size: h, sgld_step_size: cal.stepSize, step_size_source: 'calibrated', calibration: cal.report },
+    fge: cal.fge,
+  };
+}
+
+export const sampler: SamplerDef<SgnhtConfig> = {
+  name: 'sgnht',
+  summary: 'Stochastic gradient Nose-Hoover thermostat; step calibrated through SGLD by default',
+  schema: sgnhtSchema,
+  schedule: sgldSchedule,
+  prepare: prepareSgnht as (ctx: PrepareContext<SgnhtConfig>) => Prepared,
+  columns: ['thermostat', 'kinetic_temperature'],
+};
