@@ -1,10 +1,61 @@
 import type { Command } from 'commander';
+import { loadTargetFile } from '../config/experiment.js';
+import { storeHome } from '../store/index.js';
+import { buildTarget, type BuildProgress } from '../targets/build.js';
+import type { EngineImpl } from '../engine/types.js';
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Progress on stderr: one line rewritten in place on a terminal, plain lines otherwise
+ * (logs and CI keep every line).
+ */
+function progressPrinter(stream: NodeJS.WriteStream): { report: (p: BuildProgress) => void; done: () => void } {
+  let drawn = false;
+  return {
+    report: (p) => {
+      const line = `build ${p.target_id}: step ${p.step}/${p.steps} loss ${p.loss.toExponential(4)}`;
+      if (stream.isTTY) {
+        stream.write(`\r${line}\x1b[K`);
+        drawn = true;
+      } else {
+        stream.write(`${line}\n`);
+      }
+    },
+    done: () => {
+      if (drawn) stream.write('\n');
+    },
+  };
+}
+
+/**
+ * `lambda-hat build --config FILE [--set k=v]...`: builds one target (or reuses it).
+ * stdout: the target id on the first line, its directory on the second; progress on stderr.
+ */
 export function registerBuild(program: Command): void {
   program
     .command('build')
-    .description('(not built yet)')
-    .action(() => {
-      throw new Error('lambda-hat build is not built yet');
+    .description('build a target (data, trained w*, L0) from a file holding one target entry; prints its id and directory')
+    .requiredOption('--config <file>', 'YAML file with one target entry: model, data, teacher, seed, training, overrides')
+    .option('--set <key=value>', 'override a config key (dotted path, YAML value); repeatable', collect, [])
+    .option('--engine <impl>', 'engine implementation: wasm or ts (default: wasm, falling back to ts)')
+    .action(async (opts: { config: string; set: string[]; engine?: string }) => {
+      if (opts.engine !== undefined && opts.engine !== 'wasm' && opts.engine !== 'ts') {
+        throw new Error(`--engine must be wasm or ts, got '${opts.engine}'`);
+      }
+      const { config } = loadTargetFile(opts.config, opts.set);
+      const progress = progressPrinter(process.stderr);
+      const home = storeHome();
+      try {
+        const r = await buildTarget(home, config, { impl: opts.engine as EngineImpl | undefined, onProgress: progress.report });
+        progress.done();
+        process.stderr.write(`${r.reused ? 'reused existing' : 'built'} target ${r.target_id}\n`);
+        process.stdout.write(`${r.target_id}\n${r.dir}\n`);
+      } catch (err) {
+        progress.done();
+        throw err;
+      }
     });
 }

@@ -1,0 +1,410 @@
+/**
+ * Resolution of one target entry into the config a target is built from (and hashed by):
+ * presets expanded, layers merged (preset < entry < overrides), defaults filled, and only
+ * the keys that affect the result kept, so that two spellings of the same target (a preset
+ * name or the equivalent inline mapping) share one id and an unused setting never changes it.
+ */
+import { deepMerge, isPlainObject, type ConfigPath, type ConfigSource } from './load.js';
+import { loadPreset } from './presets.js';
+import {
+  dataSection,
+  modelSection,
+  teacherSection,
+  trainingSection,
+  type ChainsSection,
+  type DataSection,
+  type ModelSection,
+  type PosteriorSection,
+  type TargetEntry,
+  type TeacherSection,
+  type TrainingSection,
+} from './schema.js';
+import { solveWidths } from './widths.js';
+import type { Activation, DType, LossSpec } from '../engine/types.js';
+
+export interface MlpModelConfig {
+  family: 'mlp';
+  in_dim: number;
+  out_dim: number;
+  widths: number[];
+  activation: Activation;
+  bias: boolean;
+  layernorm: boolean;
+}
+export interface DlnModelConfig {
+  family: 'dln';
+  in_dim: number;
+  out_dim: number;
+  widths: number[];
+}
+export interface QuadraticModelConfig {
+  family: 'quadratic';
+  dim: number;
+}
+export type ModelConfig = MlpModelConfig | DlnModelConfig | QuadraticModelConfig;
+
+export interface DataConfig {
+  n: number;
+  /** Absent for the quadratic target, which has no data, only n. */
+  x_dist?: (typeof import('./schema.js').X_DISTS)[number];
+  cov_decay?: number;
+  mixture_k?: number;
+  mixture_spread?: number;
+  x_dim_latent?: number;
+  x_df?: number;
+  uniform_low?: number;
+  uniform_high?: number;
+  noise_model?: (typeof import('./schema.js').NOISE_MODELS)[number];
+  noise_scale?: number;
+  hetero_scale?: number;
+  noise_df?: number;
+  outlier_frac?: number;
+  outlier_scale?: number;
+}
+
+export interface MlpTeacherConfig {
+  family: 'mlp';
+  widths: number[];
+  activation: Activation;
+  bias: boolean;
+  dropout_rate: number;
+}
+export interface DlnTeacherConfig {
+  family: 'dln';
+  widths: number[];
+  /** Rank of the product matrix W_L ... W_1 (every factor has this rank too). */
+  rank: number;
+  dropout_rate: number;
+}
+export type TeacherConfig = MlpTeacherConfig | DlnTeacherConfig;
+
+export interface RandomInitTraining {
+  init: 'random';
+  optimizer: 'adam' | 'sgd' | 'adamw';
+  lr: number;
+  steps: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weight_decay?: number;
+  momentum?: number;
+  /** false: always run all steps. */
+  early_stop: { window: number; tol: number; after: number } | false;
+  loss: LossSpec;
+}
+export interface TeacherInitTraining {
+  init: 'teacher';
+  loss: LossSpec;
+}
+export type TrainingConfig = RandomInitTraining | TeacherInitTraining;
+
+/** Everything that determines a target's files; its canonical JSON is hashed into the id. */
+export interface ResolvedTargetConfig {
+  [key: string]: unknown;
+  model: ModelConfig;
+  data: DataConfig;
+  /** null for the quadratic target. */
+  teacher: TeacherConfig | null;
+  training: TrainingConfig | null;
+  seed: number;
+  dtype: DType;
+}
+
+/** Sampling-time settings carried by a target entry; not part of the target's identity. */
+export interface TargetSamplingSettings {
+  posterior?: PosteriorSection;
+  chains?: ChainsSection;
+  burn_in?: number;
+}
+
+interface Ctx {
+  source: ConfigSource;
+  /** Path of the entry inside its file (e.g. ['targets', 0]). */
+  at: ConfigPath;
+  presetsDir?: string;
+}
+
+function withoutPreset<T extends { preset?: string }>(v: T | undefined): Omit<T, 'preset'> {
+  if (!v) return {} as Omit<T, 'preset'>;
+  const { preset: _p, ...rest } = v;
+  return rest;
+}
+
+function layered<T extends { preset?: string }>(
+  kind: 'model' | 'data' | 'teacher',
+  schema: typeof modelSection | typeof dataSection | typeof teacherSection,
+  entry: T | undefined,
+  override: T | undefined,
+  ctx: Ctx,
+  fallbackPreset?: string,
+): T {
+  const presetName = entry?.preset ?? fallbackPreset;
+  const base = presetName !== undefined
+    ? (loadPreset(kind, presetName, schema, { source: ctx.source, path: [...ctx.at, kind] }, ctx.presetsDir) as T)
+    : ({} as T);
+  return deepMerge(deepMerge(base, withoutPreset(entry)), withoutPreset(override)) as T;
+}
+
+function checkOnly(obj: Record<string, unknown>, allowed: string[], what: string, path: ConfigPath, ctx: Ctx): void {
+  for (const k of Object.keys(obj)) {
+    if (obj[k] !== undefined && !allowed.includes(k)) {
+      throw ctx.source.error(path, `key '${k}' does not apply to ${what}`, `keys used here: ${allowed.join(', ')}`);
+    }
+  }
+}
+
+export function resolveModel(m: ModelSection, ctx: Ctx): ModelConfig {
+  const path = [...ctx.at, 'model'];
+  const family = m.family ?? 'mlp';
+  const need = (k: keyof ModelSection): number => {
+    const v = m[k];
+    if (typeof v !== 'number') throw ctx.source.error(path, `model family '${family}' needs '${k}'`);
+    return v;
+  };
+  if (family === 'quadratic') {
+    checkOnly(withoutPreset(m), ['family', 'dim'], 'the quadratic family', path, ctx);
+    return { family, dim: need('dim') };
+  }
+  const in_dim = need('in_dim');
+  const out_dim = need('out_dim');
+  let widths: number[];
+  if (m.widths !== undefined) {
+    if (m.widths.length === 0 && family === 'mlp') {
+      throw ctx.source.error([...path, 'widths'], 'an MLP needs at least one hidden layer');
+    }
+    if (m.depth !== undefined && m.depth !== m.widths.length) {
+      throw ctx.source.error(
+        [...path, 'widths'],
+        `widths ${JSON.stringify(m.widths)} has ${m.widths.length} layers but depth is ${m.depth}`,
+        'make depth equal the number of widths, or drop one of them',
+      );
+    }
+    widths = [...m.widths];
+  } else if (m.depth !== undefined && m.target_params !== undefined) {
+    widths = solveWidths(in_dim, out_dim, m.depth, m.target_params);
+  } else {
+    throw ctx.source.error(path, `model family '${family}' needs 'widths', or 'depth' and 'target_params'`);
+  }
+  if (family === 'dln') {
+    checkOnly(withoutPreset(m), ['family', 'in_dim', 'out_dim', 'widths', 'depth', 'target_params'], 'the dln family (identity activation, no bias)', path, ctx);
+    return { family, in_dim, out_dim, widths };
+  }
+  if (m.dim !== undefined) throw ctx.source.error([...path, 'dim'], "'dim' applies only to family quadratic");
+  return {
+    family: 'mlp',
+    in_dim,
+    out_dim,
+    widths,
+    activation: m.activation ?? 'relu',
+    bias: m.bias ?? true,
+    layernorm: m.layernorm ?? false,
+  };
+}
+
+export function resolveData(d: DataSection, model: ModelConfig, ctx: Ctx): DataConfig {
+  const path = [...ctx.at, 'data'];
+  if (d.n === undefined) throw ctx.source.error(path, "data needs 'n' (number of rows)");
+  if (model.family === 'quadratic') return { n: d.n };
+  const x_dist = d.x_dist ?? 'gauss_iso';
+  const out: DataConfig = { n: d.n, x_dist };
+  switch (x_dist) {
+    case 'gauss_aniso':
+      out.cov_decay = d.cov_decay ?? 0.9;
+      break;
+    case 'mixture':
+      out.mixture_k = d.mixture_k ?? 4;
+      out.mixture_spread = d.mixture_spread ?? 2.0;
+      break;
+    case 'lowdim_manifold':
+      out.x_dim_latent = d.x_dim_latent ?? Math.max(1, Math.floor(model.in_dim / 2));
+      break;
+    case 'heavy_tail':
+      out.x_df = d.student_df ?? 5;
+      break;
+    case 'uniform':
+      out.uniform_low = d.uniform_low ?? -1;
+      out.uniform_high = d.uniform_high ?? 1;
+      if (!(out.uniform_high > out.uniform_low)) {
+        throw ctx.source.error(path, `uniform needs uniform_low < uniform_high, got [${out.uniform_low}, ${out.uniform_high}]`);
+      }
+      break;
+    case 'gauss_iso':
+      break;
+  }
+  const noise_model = d.noise_model ?? 'gauss';
+  out.noise_model = noise_model;
+  out.noise_scale = d.noise_scale ?? 0.1;
+  switch (noise_model) {
+    case 'hetero':
+      out.hetero_scale = d.hetero_scale ?? 1.0;
+      break;
+    case 'student_t':
+      out.noise_df = d.student_df ?? 5;
+      break;
+    case 'outliers':
+      out.outlier_frac = d.outlier_frac ?? 0.05;
+      out.outlier_scale = d.outlier_scale ?? 5.0;
+      break;
+    case 'gauss':
+      break;
+  }
+  return out;
+}
+
+export function resolveTeacher(t: TeacherSection, model: ModelConfig, ctx: Ctx): TeacherConfig | null {
+  if (model.family === 'quadratic') return null;
+  const path = [...ctx.at, 'teacher'];
+  const family = t.family ?? (model.family === 'dln' || t.rank !== undefined ? 'dln' : 'mlp');
+  const dropout_rate = t.dropout_rate ?? 0;
+  let widths: number[];
+  if (t.widths !== undefined) {
+    if (t.depth !== undefined && t.depth !== t.widths.length) {
+      throw ctx.source.error([...path, 'widths'], `teacher widths ${JSON.stringify(t.widths)} has ${t.widths.length} layers but depth is ${t.depth}`);
+    }
+    widths = [...t.widths];
+  } else if (t.depth !== undefined) {
+    const P = t.target_params;
+    if (P === undefined) throw ctx.source.error(path, "teacher 'depth' needs 'target_params' (or give 'widths')");
+    widths = solveWidths(model.in_dim, model.out_dim, t.depth, P);
+  } else {
+    widths = [...model.widths];
+  }
+  if (family === 'dln') {
+    if (t.activation !== undefined && t.activation !== 'identity') {
+      throw ctx.source.error([...path, 'activation'], 'a dln teacher is linear (activation identity)');
+    }
+    if (t.bias === true) throw ctx.source.error([...path, 'bias'], 'a dln teacher has no bias');
+    const sizes = [model.in_dim, ...widths, model.out_dim];
+    const maxRank = Math.min(...sizes);
+    const rank = t.rank ?? maxRank;
+    if (rank > maxRank) {
+      throw ctx.source.error(
+        [...path, 'rank'],
+        `rank ${rank} exceeds the smallest layer size ${maxRank} of ${sizes.join('-')}`,
+        `a product of these factors has rank at most ${maxRank}`,
+      );
+    }
+    return { family: 'dln', widths, rank, dropout_rate };
+  }
+  if (t.rank !== undefined) throw ctx.source.error([...path, 'rank'], "'rank' applies only to a dln teacher (family: dln)");
+  const studentAct = model.family === 'mlp' ? model.activation : 'identity';
+  const studentBias = model.family === 'mlp' ? model.bias : false;
+  return {
+    family: 'mlp',
+    widths,
+    activation: t.activation ?? studentAct,
+    bias: t.bias ?? studentBias,
+    dropout_rate,
+  };
+}
+
+export function resolveTraining(
+  tr: TrainingSection,
+  model: ModelConfig,
+  teacher: TeacherConfig | null,
+  ctx: Ctx,
+  where: ConfigPath,
+): TrainingConfig | null {
+  if (model.family === 'quadratic') return null;
+  const loss: LossSpec = (tr.loss ?? 'mse') === 'mse'
+    ? { kind: 'mse' }
+    : { kind: 'student_t', nu: tr.loss_nu ?? 4, sigma: tr.loss_sigma ?? 1 };
+  if ((tr.init ?? 'random') === 'teacher') {
+    if (!teacher) throw ctx.source.error(where, 'init: teacher needs a teacher');
+    const sameWidths = JSON.stringify(teacher.widths) === JSON.stringify(model.widths);
+    const sameKind = model.family === 'dln'
+      ? teacher.family === 'dln' || (teacher.activation === 'identity' && !teacher.bias)
+      : teacher.family === 'mlp' && teacher.activation === model.activation && teacher.bias === model.bias && !model.layernorm;
+    if (!sameWidths || !sameKind) {
+      const tDesc = teacher.family === 'dln' ? `dln ${JSON.stringify(teacher.widths)}` : `${teacher.activation} ${JSON.stringify(teacher.widths)} bias ${teacher.bias}`;
+      const sDesc = model.family === 'dln' ? `dln ${JSON.stringify(model.widths)}` : `${model.activation} ${JSON.stringify(model.widths)} bias ${model.bias}${model.layernorm ? ' layernorm' : ''}`;
+      throw ctx.source.error(
+        where,
+        `init: teacher needs the teacher to have the student's architecture, but the teacher is ${tDesc} and the student ${sDesc}`,
+        'drop the teacher widths/activation, or train from a random init',
+      );
+    }
+    if (teacher.dropout_rate > 0) {
+      throw ctx.source.error(where, 'init: teacher with teacher dropout_rate > 0: the dropped outputs are not the teacher network');
+    }
+    return { init: 'teacher', loss };
+  }
+  const optimizer = tr.optimizer ?? 'adam';
+  const es = tr.early_stop;
+  const out: RandomInitTraining = {
+    init: 'random',
+    optimizer,
+    lr: tr.lr ?? 1e-3,
+    steps: tr.steps ?? 5000,
+    early_stop: es?.enabled === false ? false : { window: es?.window ?? 20, tol: es?.tol ?? 1e-6, after: es?.after ?? 100 },
+    loss,
+  };
+  if (optimizer === 'adam' || optimizer === 'adamw') {
+    out.beta1 = tr.beta1 ?? 0.9;
+    out.beta2 = tr.beta2 ?? 0.999;
+    out.eps = tr.eps ?? 1e-8;
+  }
+  if (optimizer === 'adamw') out.weight_decay = tr.weight_decay ?? 1e-4;
+  if (optimizer === 'sgd') out.momentum = tr.momentum ?? 0;
+  return out;
+}
+
+export interface ResolveOptions {
+  /** dtype from the enclosing experiment (its `dtype` or `jax_enable_x64`). */
+  defaultDtype?: DType;
+  presetsDir?: string;
+}
+
+/** Resolves one validated target entry. `at` is its path in the file, for error locations. */
+export function resolveTargetEntry(
+  entry: TargetEntry,
+  source: ConfigSource,
+  at: ConfigPath,
+  opts: ResolveOptions = {},
+): { config: ResolvedTargetConfig; sampling: TargetSamplingSettings } {
+  const ctx: Ctx = { source, at, presetsDir: opts.presetsDir };
+  const ov = entry.overrides ?? {};
+  const m = layered('model', modelSection, entry.model, ov.model, ctx);
+  const model = resolveModel(m, ctx);
+  const d = layered('data', dataSection, entry.data, ov.data, ctx);
+  const data = resolveData(d, model, ctx);
+  const t = layered('teacher', teacherSection, entry.teacher, ov.teacher, ctx, entry.teacher?.preset ?? '_null');
+  const teacher = resolveTeacher(t, model, ctx);
+  const trainPreset = entry.training?.preset ?? 'defaults';
+  const trBase = loadPreset('training', trainPreset, trainingSection, { source, path: [...at, 'training'] }, opts.presetsDir);
+  const tr = deepMerge(deepMerge(trBase, withoutPreset(entry.training)), withoutPreset(ov.training)) as TrainingSection;
+  const trWhere = ov.training?.init !== undefined ? [...at, 'overrides', 'training', 'init'] : entry.training?.init !== undefined ? [...at, 'training', 'init'] : [...at];
+  const training = resolveTraining(tr, model, teacher, ctx, trWhere);
+
+  if (entry.dtype !== undefined && entry.jax_enable_x64 !== undefined && (entry.jax_enable_x64 ? 'float64' : 'float32') !== entry.dtype) {
+    throw source.error([...at, 'dtype'], `dtype ${entry.dtype} contradicts jax_enable_x64: ${entry.jax_enable_x64}`);
+  }
+  const dtype: DType = ov.dtype ?? entry.dtype
+    ?? (entry.jax_enable_x64 === undefined ? undefined : entry.jax_enable_x64 ? 'float64' : 'float32')
+    ?? opts.defaultDtype ?? 'float64';
+
+  const config: ResolvedTargetConfig = { model, data, teacher, training, seed: entry.seed, dtype };
+  const sampling: TargetSamplingSettings = {};
+  const posterior = deepMerge(entry.posterior ?? {}, ov.posterior ?? {}) as PosteriorSection;
+  if (isPlainObject(posterior) && Object.keys(posterior).length > 0) sampling.posterior = posterior;
+  const chains = deepMerge(entry.chains ?? {}, ov.chains ?? {}) as ChainsSection;
+  if (isPlainObject(chains) && Object.keys(chains).length > 0) sampling.chains = chains;
+  const burn = ov.burn_in ?? entry.burn_in;
+  if (burn !== undefined) sampling.burn_in = burn;
+  return { config, sampling };
+}
+
+/**
+ * Model/data/teacher may be written as a preset name; internally every section is a mapping
+ * with an optional `preset` key, so `--set data.n=500` works on `data: small` too.
+ */
+export function normalizeTargetEntry(raw: unknown): unknown {
+  if (!isPlainObject(raw)) return raw;
+  const out: Record<string, unknown> = { ...raw };
+  for (const k of ['model', 'data', 'teacher', 'training'] as const) {
+    const v = out[k];
+    if (typeof v === 'string') out[k] = { preset: v };
+    else if (v === null && k === 'teacher') out[k] = { preset: '_null' };
+  }
+  return out;
+}

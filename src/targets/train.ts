@@ -1,0 +1,150 @@
+/**
+ * Full-batch training of the student to w*: Adam (default), AdamW or SGD with momentum, with
+ * the Python system's early stop (std of the last `window` losses below `tol`, checked after
+ * step `after`). For float32 targets the parameters are rounded to f32 after every update so
+ * that w* is exactly representable in the target's dtype.
+ */
+import type { DType, LossFunction } from '../engine/types.js';
+import type { RandomInitTraining } from '../config/resolve.js';
+
+export interface TrainProgress {
+  step: number;
+  steps: number;
+  loss: number;
+}
+
+export interface TrainResult {
+  theta: Float64Array;
+  stepsRun: number;
+  earlyStopped: boolean;
+  /** Loss before each update (index = step), then the final loss; length stepsRun + 1. */
+  losses: Float64Array;
+  finalLoss: number;
+  finalGradNorm: number;
+}
+
+export interface TrainOptions {
+  onProgress?: (p: TrainProgress) => void;
+  /** Minimum milliseconds between progress calls. */
+  progressIntervalMs?: number;
+  now?: () => number;
+}
+
+function std(a: Float64Array, from: number, to: number): number {
+  const m = to - from;
+  let mean = 0;
+  for (let i = from; i < to; i++) mean += a[i]!;
+  mean /= m;
+  let v = 0;
+  for (let i = from; i < to; i++) v += (a[i]! - mean) ** 2;
+  return Math.sqrt(v / m);
+}
+
+export function l2(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return Math.sqrt(s);
+}
+
+export function train(
+  loss: LossFunction,
+  theta0: Float64Array,
+  cfg: RandomInitTraining,
+  dtype: DType,
+  opts: TrainOptions = {},
+): TrainResult {
+  const dim = loss.dim;
+  const theta = Float64Array.from(theta0);
+  const round = dtype === 'float32';
+  if (round) for (let i = 0; i < dim; i++) theta[i] = Math.fround(theta[i]!);
+  const grad = new Float64Array(dim);
+  const m = new Float64Array(dim);
+  const v = new Float64Array(dim);
+  const losses = new Float64Array(cfg.steps + 1);
+  const { lr } = cfg;
+  const b1 = cfg.beta1 ?? 0.9;
+  const b2 = cfg.beta2 ?? 0.999;
+  const eps = cfg.eps ?? 1e-8;
+  const wd = cfg.weight_decay ?? 0;
+  const mom = cfg.momentum ?? 0;
+  const now = opts.now ?? (() => performance.now());
+  const interval = opts.progressIntervalMs ?? 500;
+  let lastReport = now();
+  let b1t = 1;
+  let b2t = 1;
+  let step = 0;
+  let earlyStopped = false;
+  for (; step < cfg.steps; step++) {
+    const L = loss.lossAndGrad(theta, grad);
+    if (!Number.isFinite(L)) {
+      throw new Error(`training diverged at step ${step} (loss ${L}): lower training.lr (now ${lr})`);
+    }
+    losses[step] = L;
+    if (cfg.early_stop && step + 1 > cfg.early_stop.after && step + 1 >= cfg.early_stop.window
+      && std(losses, step + 1 - cfg.early_stop.window, step + 1) < cfg.early_stop.tol) {
+      earlyStopped = true;
+      break;
+    }
+    switch (cfg.optimizer) {
+      case 'adam':
+      case 'adamw': {
+        b1t *= b1;
+        b2t *= b2;
+        const lrHat = lr * Math.sqrt(1 - b2t) / (1 - b1t);
+        for (let i = 0; i < dim; i++) {
+          const g = grad[i]!;
+          m[i] = b1 * m[i]! + (1 - b1) * g;
+          v[i] = b2 * v[i]! + (1 - b2) * g * g;
+          // Decoupled weight decay (AdamW) acts on the parameter, not through the moments.
+          const decay = cfg.optimizer === 'adamw' ? lr * wd * theta[i]! : 0;
+          theta[i] = theta[i]! - lrHat * m[i]! / (Math.sqrt(v[i]!) + eps * Math.sqrt(1 - b2t)) - decay;
+        }
+        break;
+      }
+      case 'sgd':
+        for (let i = 0; i < dim; i++) {
+          m[i] = mom * m[i]! + grad[i]!;
+          theta[i] = theta[i]! - lr * m[i]!;
+        }
+        break;
+    }
+    if (round) for (let i = 0; i < dim; i++) theta[i] = Math.fround(theta[i]!);
+    if (opts.onProgress) {
+      const t = now();
+      if (t - lastReport >= interval) {
+        lastReport = t;
+        opts.onProgress({ step: step + 1, steps: cfg.steps, loss: L });
+      }
+    }
+  }
+  const finalLoss = loss.lossAndGrad(theta, grad);
+  if (!Number.isFinite(finalLoss)) throw new Error(`training ended with a non-finite loss (${finalLoss})`);
+  // On early stop, losses[step] already holds this value (the loss that triggered the stop).
+  losses[step] = finalLoss;
+  opts.onProgress?.({ step, steps: cfg.steps, loss: finalLoss });
+  return {
+    theta,
+    stepsRun: step,
+    earlyStopped,
+    losses: losses.subarray(0, step + 1),
+    finalLoss,
+    finalGradNorm: l2(grad),
+  };
+}
+
+/** At most `max` (step, loss) points, evenly spaced, always including the first and last. */
+export function subsampleCurve(losses: Float64Array, max = 200): { step: number[]; loss: number[] } {
+  const n = losses.length;
+  const stride = Math.max(1, Math.ceil(n / max));
+  const step: number[] = [];
+  const loss: number[] = [];
+  for (let i = 0; i < n; i += stride) {
+    step.push(i);
+    loss.push(losses[i]!);
+  }
+  if (step[step.length - 1] !== n - 1) {
+    step.push(n - 1);
+    loss.push(losses[n - 1]!);
+  }
+  return { step, loss };
+}
