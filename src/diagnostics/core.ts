@@ -227,15 +227,26 @@ export function rhatRaw(chains: ChainMatrix): number {
   return Math.sqrt((between / within + n - 1) / n);
 }
 
+/**
+ * Python's built-in max/min of two floats, which ArviZ uses: they skip a NaN in the second
+ * position but return one in the first (a folded R-hat that is NaN because all folded draws tie,
+ * e.g. draws alternating +-1 around the median, leaves the bulk R-hat as the answer).
+ */
+function pyMax(x: number, y: number): number {
+  return y > x ? y : x;
+}
+
+function pyMin(x: number, y: number): number {
+  return y < x ? y : x;
+}
+
 /** Rank-normalised split R-hat: max of the bulk and the folded (tail) versions. */
 export function rhatRank(chains: ChainMatrix): number {
   const split = splitChains(chains);
   const bulk = rhatRaw(zScale(split));
   const med = median(split);
   const tail = rhatRaw(zScale(mapMatrix(split, (x) => Math.abs(x - med))));
-  // Python's max(nan, x) returns nan only when nan comes first; here any NaN is reported as NaN.
-  if (Number.isNaN(bulk) || Number.isNaN(tail)) return Number.NaN;
-  return Math.max(bulk, tail);
+  return pyMax(bulk, tail);
 }
 
 /** Bulk ESS: ESS of the rank-normalised split chains. */
@@ -267,8 +278,7 @@ export function essQuantileRaw(chains: ChainMatrix, p: number): number {
 export function essTailRaw(chains: ChainMatrix): number {
   const low = essQuantileRaw(chains, 0.05);
   const high = essQuantileRaw(chains, 0.95);
-  if (Number.isNaN(low) || Number.isNaN(high)) return Number.NaN;
-  return Math.min(low, high);
+  return pyMin(low, high);
 }
 
 /** ESS for the mean: ESS of the split chains on their original scale (no rank normalisation). */

@@ -149,6 +149,15 @@ describe('edge cases give null with a reason, never NaN', () => {
     expect(Number.isFinite(s.ess_bulk)).toBe(true);
   });
 
+  it('folded draws all tied (alternating around the median): R-hat is the bulk R-hat, as in ArviZ', () => {
+    const alt = (start: number): Float64Array => Float64Array.from({ length: 40 }, (_, i) => (i % 2 ? -start : start));
+    const s = summarize([alt(1), alt(-1), alt(1)]);
+    expect(s.reasons).toEqual({});
+    expect(Number.isFinite(s.rhat)).toBe(true);
+    expect(s.rhat).toBeGreaterThan(0.9);
+    expect(s.rhat).toBeLessThan(1.1);
+  });
+
   it('one chain: R-hat is null, everything else is computed', () => {
     const s = summarize(gaussianChains(1, 200, 4));
     expect(s.rhat).toBeNull();

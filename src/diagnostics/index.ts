@@ -113,6 +113,9 @@ function rhatChecked(c: Checked): Statistic {
   const refused = gate(c, 'R-hat', MIN_CHAINS_RHAT);
   if (refused !== undefined) return fail(refused);
   const v = rhatRank(c.matrix);
+  if (Number.isNaN(v)) {
+    return fail('R-hat is undefined: the rank-normalised within-chain variance is zero');
+  }
   if (!Number.isFinite(v)) {
     return fail(
       'R-hat is infinite: every split half-chain is constant (zero within-chain variance) ' +
