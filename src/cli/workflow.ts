@@ -1,10 +1,119 @@
+/**
+ * `lambda-hat workflow llc --config FILE [--local | --parsl-card CARD | --card CARD] [--set k=v]... [--promote]`
+ *
+ * With no --config: the shipped smoke experiment (config/smoke.yaml). With no card, or
+ * --local: the local process pool (config/cards/local.yaml). `--set` applies to the card.
+ * Exit status: 0 when every task succeeded, 1 when any failed, 130 after Ctrl-C.
+ */
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { defaultLocalCard, loadCard, packageRoot, type Card } from '../config/cards.js';
+import { loadExperiment } from '../config/experiment.js';
+import { formatConfigError } from '../config/load.js';
+import { storeHome } from '../store/index.js';
+import { runWorkflow } from '../workflow/index.js';
+import { summaryTable } from '../workflow/results.js';
+
+interface LlcOptions {
+  config?: string;
+  local?: boolean;
+  card?: string;
+  parslCard?: string;
+  set: string[];
+  promote?: boolean;
+  progress?: 'auto' | 'plain' | 'silent';
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function defaultExperimentPath(): string {
+  return join(packageRoot(), 'config', 'smoke.yaml');
+}
+
+export function resolveCardOption(o: Pick<LlcOptions, 'card' | 'parslCard' | 'set'>): Card {
+  if (o.card && o.parslCard && o.card !== o.parslCard) {
+    throw new Error(`--card ${o.card} and --parsl-card ${o.parslCard} are the same option: give one`);
+  }
+  const ref = o.card ?? o.parslCard;
+  return ref ? loadCard(ref, o.set) : defaultLocalCard(o.set);
+}
 
 export function registerWorkflow(program: Command): void {
-  program
-    .command('workflow')
-    .description('(not built yet)')
-    .action(() => {
-      throw new Error('lambda-hat workflow is not built yet');
+  const wf = program.command('workflow').description('Run experiments as task graphs on an executor');
+  wf.command('llc')
+    .description('Plan targets x samplers from an experiment file and run build -> sample -> diagnose (-> report)')
+    .option('--config <file>', 'experiment file (default: the shipped smoke experiment config/smoke.yaml)')
+    .option('--local', 'run on the local process pool (the default unless a card says otherwise)')
+    .option('--card <card>', 'executor card: a path or a shipped name (local, local-threads, local-htex, slurm/cpu)')
+    .option('--parsl-card <card>', 'same as --card (the Python system\'s name)')
+    .option('--set <key=value>', 'override a card key, e.g. --set max_workers=4 (repeatable)', collect, [])
+    .option('--promote', 'also regenerate the HTML report when the runs are diagnosed')
+    .option('--progress <mode>', 'auto (redraw on a terminal), plain (lines) or silent', 'auto')
+    .action(async (o: LlcOptions) => {
+      const code = await workflowLlc(o);
+      process.exitCode = code;
     });
+}
+
+export async function workflowLlc(o: LlcOptions): Promise<number> {
+  let card: Card;
+  let experiment: ReturnType<typeof loadExperiment>;
+  const configPath = o.config ?? defaultExperimentPath();
+  try {
+    card = resolveCardOption(o);
+    experiment = loadExperiment(configPath);
+  } catch (err) {
+    process.stderr.write(`lambda-hat workflow: ${formatConfigError(err)}\n`);
+    return 2;
+  }
+  const home = storeHome();
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nlambda-hat workflow: interrupted: stopping submissions, stopping running tasks (Ctrl-C again to exit now)\n');
+      ac.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  process.stderr.write(
+    `lambda-hat workflow: ${experiment.experiment}: ${experiment.targets.length} target(s) x ${experiment.samplers.length} sampler(s) ` +
+      `on ${card.executor} (${card.source}, max_workers=${card.max_workers}, retries=${card.retries}); store ${home}\n`,
+  );
+  try {
+    const r = await runWorkflow({
+      experiment,
+      card,
+      home,
+      promote: o.promote ?? false,
+      signal: ac.signal,
+      progress: o.progress ?? 'auto',
+    });
+    process.stdout.write(`${summaryTable(r.rows)}\n`);
+    const failed = r.failed.filter((f) => f.status === 'failed');
+    if (failed.length > 0) {
+      process.stdout.write(`\nfailed tasks:\n`);
+      for (const f of failed) {
+        const e = f.error!;
+        const where = [e.job_id ? `job ${e.job_id}` : '', e.exit_code !== undefined ? `exit ${e.exit_code}` : '', e.signal ? `signal ${e.signal}` : '', e.log_path ? `log ${e.log_path}` : '']
+          .filter(Boolean).join(', ');
+        process.stdout.write(`  ${f.id}: ${e.kind}: ${e.message}${where ? ` (${where})` : ''}\n`);
+      }
+    }
+    const skipped = r.failed.filter((f) => f.status === 'dependency_failed');
+    if (skipped.length > 0) process.stdout.write(`not run (dependency failed): ${skipped.map((s) => s.id).join(', ')}\n`);
+    process.stdout.write(`\nrun dir: ${r.runDir}\nresults: ${r.files.csv}\n`);
+    if (r.cancelled) {
+      process.stderr.write('lambda-hat workflow: interrupted; rerun the same command to complete only what is missing\n');
+      return 130;
+    }
+    return r.failed.length > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 }

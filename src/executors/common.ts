@@ -1,0 +1,130 @@
+/** Pieces shared by the executors: a slot limiter, task file names, reading what a worker left. */
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExecutorDirs, TaskError, TaskOutcome } from './types.js';
+
+/** A counting semaphore whose waiters can all be turned away at once (cancellation). */
+export class Slots {
+  private free: number;
+  private readonly waiting: Array<{ resolve: (release: () => void) => void; reject: (e: Error) => void }> = [];
+  private closed = false;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`max_workers must be a positive integer, got ${size}`);
+    this.free = size;
+  }
+
+  acquire(): Promise<() => void> {
+    if (this.closed) return Promise.reject(new Error('cancelled'));
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiting.shift();
+      if (next) next.resolve(this.releaser());
+      else this.free++;
+    };
+  }
+
+  /** Rejects every waiter and all future acquires. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('cancelled'));
+  }
+}
+
+export interface TaskFiles {
+  spec: string;
+  result: string;
+  out: string;
+  err: string;
+}
+
+export function taskFiles(dirs: ExecutorDirs, key: string): TaskFiles {
+  if (!/^[A-Za-z0-9._-]+$/.test(key)) throw new Error(`task key '${key}' must be filesystem-safe ([A-Za-z0-9._-])`);
+  return {
+    spec: join(dirs.tasksDir, `${key}.spec.json`),
+    result: join(dirs.tasksDir, `${key}.result.json`),
+    out: join(dirs.logsDir, `${key}.out`),
+    err: join(dirs.logsDir, `${key}.err`),
+  };
+}
+
+/** The last `maxLines` lines (at most `maxBytes` bytes) of a log file, or undefined. */
+export function tailFile(path: string, maxBytes = 4096, maxLines = 25): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const size = statSync(path).size;
+  if (size === 0) return undefined;
+  const len = Math.min(size, maxBytes);
+  const buf = Buffer.alloc(len);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, len, size - len);
+  } finally {
+    closeSync(fd);
+  }
+  const lines = buf.toString('utf8').trimEnd().split('\n');
+  return lines.slice(-maxLines).join('\n');
+}
+
+interface ReplyFile {
+  ok: boolean;
+  result?: unknown;
+  error?: { message?: string; stack?: string };
+  walltime_s?: number;
+}
+
+/** The reply a worker wrote, or undefined when there is none (or it is unreadable). */
+export function readReply(path: string): ReplyFile | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const r = JSON.parse(readFileSync(path, 'utf8')) as ReplyFile;
+    return typeof r.ok === 'boolean' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns a worker's reply into an outcome; `extra` adds where to look (log, job id). */
+export function replyOutcome(
+  reply: ReplyFile,
+  walltime_s: number,
+  extra: Partial<TaskError> & { log_path?: string; job_id?: string },
+): TaskOutcome {
+  if (reply.ok) {
+    return {
+      ok: true,
+      result: reply.result ?? null,
+      walltime_s,
+      ...(extra.log_path ? { log_path: extra.log_path } : {}),
+      ...(extra.job_id ? { job_id: extra.job_id } : {}),
+    };
+  }
+  return {
+    ok: false,
+    walltime_s,
+    error: {
+      ...extra,
+      kind: 'task_error',
+      message: reply.error?.message ?? 'task failed without a message',
+      ...(reply.error?.stack ? { stack: reply.error.stack } : {}),
+    },
+  };
+}
+
+/** Node's own out-of-memory abort (heap limit) leaves this on stderr. */
+export function looksLikeOom(stderrTail: string | undefined): boolean {
+  return !!stderrTail && /JavaScript heap out of memory|Reached heap limit|ERR_WORKER_OUT_OF_MEMORY/.test(stderrTail);
+}
+
+export function cancelledOutcome(message = 'cancelled before it started'): TaskOutcome {
+  return { ok: false, walltime_s: 0, error: { kind: 'cancelled', message } };
+}

@@ -1,0 +1,112 @@
+/**
+ * The thread executor: a piscina worker-thread pool inside the coordinator's process. Lowest
+ * overhead; what a task can share with the others (asserted in test/isolation.test.ts):
+ *   - module state: NOT shared across workers (each worker loads its own module instances), but
+ *     a worker is reused, so a later task on the same worker sees what an earlier one left;
+ *   - process.env: each worker gets its own copy (taken when the pool starts), not shared;
+ *   - the process itself: cwd (process.chdir is unavailable in workers), the real C-level
+ *     environ seen by native code and child processes, memory limits, file descriptors, and a
+ *     crash that takes down the process takes down every task.
+ * Use the process executor for isolation; this one for many tiny tasks.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { Piscina } from 'piscina';
+import type { ThreadTaskMessage } from '../tasks/thread-worker.js';
+import type { WorkerReply } from '../tasks/run.js';
+import { cancelledOutcome, replyOutcome, taskFiles } from './common.js';
+import { taskEntry } from './entry.js';
+import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
+import { errorMessage } from './types.js';
+
+export interface ThreadExecutorOptions {
+  maxWorkers: number;
+  dirs: ExecutorDirs;
+  /** Only `export NAME=value` lines: threads have no shell to run anything else. */
+  workerInit?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Parses `export NAME=value` lines (the only worker_init a thread can honour). */
+export function exportsOf(workerInit: string, source = 'worker_init'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of workerInit.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) {
+      throw new Error(
+        `${source}: '${line}' cannot run in a worker thread (no shell); threads accept only ` +
+          `'export NAME=value' lines: use type: local_processes to run shell commands`,
+      );
+    }
+    let value = m[2]!.trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    }
+    out[m[1]!] = value;
+  }
+  return out;
+}
+
+export class ThreadExecutor implements Executor {
+  readonly kind = 'threads' as const;
+  readonly maxWorkers: number;
+  private readonly pool: Piscina;
+  private readonly controllers = new Set<AbortController>();
+  private cancelled = false;
+
+  constructor(private readonly opts: ThreadExecutorOptions) {
+    this.maxWorkers = opts.maxWorkers;
+    const entry = taskEntry('thread-worker');
+    const env = { ...(opts.env ?? process.env), ...exportsOf(opts.workerInit ?? '') };
+    mkdirSync(opts.dirs.tasksDir, { recursive: true });
+    mkdirSync(opts.dirs.logsDir, { recursive: true });
+    this.pool = new Piscina({
+      filename: entry.file,
+      execArgv: entry.execArgv,
+      minThreads: 0,
+      maxThreads: opts.maxWorkers,
+      // One task per worker at a time: the worker's stdout is that task's log.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 30_000,
+      env,
+    });
+  }
+
+  async run(req: TaskRequest): Promise<TaskOutcome> {
+    if (this.cancelled) return cancelledOutcome();
+    const files = taskFiles(this.opts.dirs, req.key);
+    const msg: ThreadTaskMessage = { spec: req.spec, outPath: files.out, errPath: files.err };
+    const ac = new AbortController();
+    this.controllers.add(ac);
+    const t0 = performance.now();
+    rmSync(files.result, { force: true });
+    try {
+      const reply = (await this.pool.run(msg, { signal: ac.signal })) as WorkerReply;
+      return replyOutcome(reply, (performance.now() - t0) / 1000, { log_path: files.err });
+    } catch (err) {
+      const walltime_s = (performance.now() - t0) / 1000;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (this.cancelled || (err as Error).name === 'AbortError') {
+        return { ok: false, walltime_s, error: { kind: 'cancelled', message: 'cancelled (worker thread terminated)' } };
+      }
+      if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        return { ok: false, walltime_s, error: { kind: 'out_of_memory', message: errorMessage(err), log_path: files.err } };
+      }
+      // The worker thread died (process.exit in the task, an uncaught error in a callback).
+      return { ok: false, walltime_s, error: { kind: 'crashed', message: `worker thread died: ${errorMessage(err)}`, log_path: files.err } };
+    } finally {
+      this.controllers.delete(ac);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    for (const ac of this.controllers) ac.abort();
+    await this.pool.destroy();
+  }
+
+  async close(): Promise<void> {
+    if (!this.cancelled) await this.pool.destroy();
+  }
+}

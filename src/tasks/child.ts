@@ -1,0 +1,34 @@
+/**
+ * Entry point of a task in its own process: `node child.js SPEC.json RESULT.json`.
+ * Run by the process executor (one fresh process per task) and inside SLURM job scripts.
+ *
+ * The result file is the only channel back: it is written atomically (temp name + rename), so
+ * the coordinator never reads half a result, and a worker that dies before writing it is
+ * reported from its exit status, signal and stderr. Exit status: 0 done, 1 task error,
+ * 2 bad invocation.
+ */
+import { readFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../store/index.js';
+import { runTaskReply, type AnyTaskSpec } from './run.js';
+
+async function childMain(argv: string[]): Promise<number> {
+  const [specPath, resultPath] = argv;
+  if (!specPath || !resultPath) {
+    process.stderr.write('usage: child.js SPEC.json RESULT.json\n');
+    return 2;
+  }
+  const spec = JSON.parse(readFileSync(specPath, 'utf8')) as AnyTaskSpec;
+  const reply = await runTaskReply(spec);
+  if (!reply.ok) process.stderr.write(`task failed: ${reply.error.stack ?? reply.error.message}\n`);
+  writeJsonAtomic(resultPath, { ...reply, pid: process.pid });
+  return reply.ok ? 0 : 1;
+}
+
+childMain(process.argv.slice(2)).then(
+  // Exit explicitly: a stage that leaves a timer or handle open must not keep the worker alive.
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`lambda-hat task runner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,179 @@
+/**
+ * Runs a dependency graph of tasks on an executor. A node starts when all its dependencies
+ * succeeded (the executor queues it until a worker is free); a failed node is retried up to
+ * `retries` times; a node whose dependency failed is not run and carries the root cause; the
+ * rest of the graph goes on. Cancellation (Ctrl-C) stops new submissions and asks the executor
+ * to stop what runs.
+ */
+import type { AnyTaskSpec } from '../tasks/run.js';
+import type { Executor, TaskError } from '../executors/types.js';
+
+export type Stage = 'build' | 'sample' | 'diagnose' | 'report';
+
+export interface GraphNode {
+  /** Unique, filesystem-safe ([A-Za-z0-9._-]). */
+  id: string;
+  stage: Stage;
+  /** Human label for progress lines and tables. */
+  label: string;
+  deps: string[];
+  /** The spec to run, from the results of the dependencies (by node id). */
+  spec: (deps: ReadonlyMap<string, unknown>) => AnyTaskSpec;
+  /** Runs even when some dependencies failed (e.g. the report over whatever succeeded). */
+  runDespiteFailedDeps?: boolean;
+}
+
+export type NodeStatus = 'done' | 'failed' | 'dependency_failed' | 'cancelled';
+
+export interface NodeOutcome {
+  id: string;
+  stage: Stage;
+  label: string;
+  status: NodeStatus;
+  result?: unknown;
+  error?: TaskError;
+  /** For dependency_failed: the node whose failure this one inherits, and its error. */
+  root_cause?: { node: string; error: TaskError };
+  attempts: number;
+  walltime_s: number;
+  log_path?: string;
+  job_id?: string;
+}
+
+export type GraphEvent =
+  | { type: 'queued' | 'skipped'; node: GraphNode; outcome?: NodeOutcome }
+  | { type: 'started'; node: GraphNode; attempt: number }
+  | { type: 'retry'; node: GraphNode; attempt: number; error: TaskError }
+  | { type: 'finished'; node: GraphNode; outcome: NodeOutcome };
+
+export interface RunGraphOptions {
+  retries: number;
+  signal?: AbortSignal;
+  onEvent?: (e: GraphEvent) => void;
+}
+
+export function validateGraph(nodes: readonly GraphNode[]): void {
+  const ids = new Set<string>();
+  for (const n of nodes) {
+    if (ids.has(n.id)) throw new Error(`duplicate task id ${n.id}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(n.id)) throw new Error(`task id '${n.id}' must match [A-Za-z0-9._-]+`);
+    ids.add(n.id);
+  }
+  for (const n of nodes) {
+    for (const d of n.deps) if (!ids.has(d)) throw new Error(`task ${n.id} depends on unknown task ${d}`);
+  }
+  // Cycle check (depth-first, iterative colouring).
+  const state = new Map<string, 1 | 2>();
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const visit = (id: string, path: string[]): void => {
+    const s = state.get(id);
+    if (s === 2) return;
+    if (s === 1) throw new Error(`dependency cycle: ${[...path, id].join(' -> ')}`);
+    state.set(id, 1);
+    for (const d of byId.get(id)!.deps) visit(d, [...path, id]);
+    state.set(id, 2);
+  };
+  for (const n of nodes) visit(n.id, []);
+}
+
+export async function runGraph(
+  nodes: readonly GraphNode[],
+  executor: Executor,
+  opts: RunGraphOptions,
+): Promise<Map<string, NodeOutcome>> {
+  validateGraph(nodes);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const promises = new Map<string, Promise<NodeOutcome>>();
+  const emit = (e: GraphEvent): void => {
+    try {
+      opts.onEvent?.(e);
+    } catch {
+      // Progress display problems must never change what runs.
+    }
+  };
+
+  const outcomeOf = (id: string): Promise<NodeOutcome> => {
+    let p = promises.get(id);
+    if (!p) {
+      p = runNode(byId.get(id)!);
+      promises.set(id, p);
+    }
+    return p;
+  };
+
+  const runNode = async (node: GraphNode): Promise<NodeOutcome> => {
+    emit({ type: 'queued', node });
+    const deps = await Promise.all(node.deps.map(outcomeOf));
+    const base = { id: node.id, stage: node.stage, label: node.label };
+    const bad = deps.find((d) => d.status !== 'done');
+    if (bad && !node.runDespiteFailedDeps) {
+      const outcome: NodeOutcome = bad.status === 'cancelled' || opts.signal?.aborted
+        ? { ...base, status: 'cancelled', attempts: 0, walltime_s: 0, error: { kind: 'cancelled', message: `not started: ${bad.id} was cancelled` } }
+        : {
+            ...base,
+            status: 'dependency_failed',
+            attempts: 0,
+            walltime_s: 0,
+            root_cause: bad.root_cause ?? { node: bad.id, error: bad.error ?? { kind: 'task_error', message: 'failed' } },
+            error: {
+              kind: 'dependency_failed',
+              message: `not run: ${bad.root_cause?.node ?? bad.id} failed: ${(bad.root_cause?.error ?? bad.error)?.message ?? 'unknown error'}`,
+            },
+          };
+      emit({ type: 'skipped', node, outcome });
+      return outcome;
+    }
+    const depResults = new Map(deps.map((d) => [d.id, d.result]));
+    let spec: AnyTaskSpec;
+    try {
+      spec = node.spec(depResults);
+    } catch (err) {
+      const outcome: NodeOutcome = {
+        ...base, status: 'failed', attempts: 0, walltime_s: 0,
+        error: { kind: 'task_error', message: `cannot make the task spec: ${(err as Error).message}` },
+      };
+      emit({ type: 'finished', node, outcome });
+      return outcome;
+    }
+    let walltime = 0;
+    let last: TaskError | undefined;
+    for (let attempt = 1; attempt <= opts.retries + 1; attempt++) {
+      if (opts.signal?.aborted) {
+        const outcome: NodeOutcome = { ...base, status: 'cancelled', attempts: attempt - 1, walltime_s: walltime, error: { kind: 'cancelled', message: 'cancelled before it started' } };
+        emit({ type: 'finished', node, outcome });
+        return outcome;
+      }
+      emit({ type: 'started', node, attempt });
+      // Each attempt has its own spec/result/log files: a retry never reads a stale result.
+      const key = attempt === 1 ? node.id : `${node.id}.retry${attempt - 1}`;
+      const out = await executor.run({ key, spec });
+      walltime += out.walltime_s;
+      if (out.ok) {
+        const outcome: NodeOutcome = {
+          ...base, status: 'done', result: out.result, attempts: attempt, walltime_s: walltime,
+          ...(out.log_path ? { log_path: out.log_path } : {}),
+          ...(out.job_id ? { job_id: out.job_id } : {}),
+        };
+        emit({ type: 'finished', node, outcome });
+        return outcome;
+      }
+      last = out.error;
+      if (out.error.kind === 'cancelled' || opts.signal?.aborted) {
+        const outcome: NodeOutcome = { ...base, status: 'cancelled', attempts: attempt, walltime_s: walltime, error: out.error };
+        emit({ type: 'finished', node, outcome });
+        return outcome;
+      }
+      if (attempt <= opts.retries) emit({ type: 'retry', node, attempt, error: out.error });
+    }
+    const outcome: NodeOutcome = {
+      ...base, status: 'failed', attempts: opts.retries + 1, walltime_s: walltime, error: last!,
+      ...(last?.log_path ? { log_path: last.log_path } : {}),
+      ...(last?.job_id ? { job_id: last.job_id } : {}),
+    };
+    emit({ type: 'finished', node, outcome });
+    return outcome;
+  };
+
+  const all = await Promise.all(nodes.map((n) => outcomeOf(n.id)));
+  return new Map(all.map((o) => [o.id, o]));
+}

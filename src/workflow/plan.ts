@@ -1,0 +1,95 @@
+/**
+ * Plans an experiment as a task graph: one build per target, one sample per target x sampler
+ * (after its build), one diagnose per sample, and with --promote one report after everything.
+ * Specs carry only paths, ids and config: tasks load their inputs from the store.
+ */
+import type { LoadedExperiment } from '../config/experiment.js';
+import type { BuildTaskResult, SampleTaskResult } from '../tasks/types.js';
+import type { GraphNode } from './graph.js';
+
+export interface PlannedPair {
+  target_index: number;
+  target_id: string;
+  sampler: string;
+  sampler_index: number;
+  build: string;
+  sample: string;
+  diagnose: string;
+}
+
+export interface WorkflowPlan {
+  nodes: GraphNode[];
+  pairs: PlannedPair[];
+}
+
+/** Keeps ids filesystem-safe whatever a sampler is called. */
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9_-]+/g, '_');
+}
+
+export function planWorkflow(exp: LoadedExperiment, home: string, opts: { promote?: boolean } = {}): WorkflowPlan {
+  const nodes: GraphNode[] = [];
+  const pairs: PlannedPair[] = [];
+  for (const t of exp.targets) {
+    const buildId = `build-t${t.index}`;
+    nodes.push({
+      id: buildId,
+      stage: 'build',
+      label: `build ${t.target_id}`,
+      deps: [],
+      spec: () => ({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> }),
+    });
+    exp.samplers.forEach((s, j) => {
+      const sampleId = `sample-t${t.index}-s${j}-${safe(s.name)}`;
+      const diagnoseId = `diagnose-t${t.index}-s${j}-${safe(s.name)}`;
+      nodes.push({
+        id: sampleId,
+        stage: 'sample',
+        label: `sample ${t.target_id} ${s.name}`,
+        deps: [buildId],
+        spec: (deps) => {
+          const built = deps.get(buildId) as BuildTaskResult | undefined;
+          // The build reports the id it wrote; it must be the one the plan hashed.
+          if (built?.target_id && built.target_id !== t.target_id) {
+            throw new Error(`build returned target ${built.target_id}, the plan expected ${t.target_id}`);
+          }
+          return {
+            kind: 'sample',
+            home,
+            target_id: t.target_id,
+            sampler: s,
+            ...(t.posterior ? { target_posterior: t.posterior as Record<string, unknown> } : {}),
+            ...(t.chains ? { target_chains: t.chains as Record<string, unknown> } : {}),
+          };
+        },
+      });
+      nodes.push({
+        id: diagnoseId,
+        stage: 'diagnose',
+        label: `diagnose ${t.target_id} ${s.name}`,
+        deps: [sampleId],
+        spec: (deps) => {
+          const run = deps.get(sampleId) as SampleTaskResult | undefined;
+          if (!run?.dir) throw new Error(`sample task ${sampleId} returned no run dir`);
+          return { kind: 'diagnose', run_dir: run.dir };
+        },
+      });
+      pairs.push({
+        target_index: t.index, target_id: t.target_id, sampler: s.name, sampler_index: j,
+        build: buildId, sample: sampleId, diagnose: diagnoseId,
+      });
+    });
+  }
+  if (opts.promote) {
+    nodes.push({
+      id: 'report',
+      stage: 'report',
+      label: `report ${exp.experiment}`,
+      deps: pairs.map((p) => p.diagnose),
+      // The report shows what succeeded and lists what did not.
+      runDespiteFailedDeps: true,
+      spec: () => ({ kind: 'report', home, experiment: exp.experiment }),
+    });
+  }
+  return { nodes, pairs };
+}

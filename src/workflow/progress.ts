@@ -1,0 +1,100 @@
+/**
+ * Live progress of a workflow: one group per stage (build, sample, diagnose, report) with one
+ * line per task, via listr2. On a terminal it redraws in place; elsewhere (CI, pipes, files)
+ * listr2's fallback renderer prints plain lines as tasks start and finish. Progress goes to
+ * stderr so stdout carries only the final table.
+ */
+import { Listr, ProcessOutput, type ListrTask } from 'listr2';
+import type { GraphEvent, GraphNode, NodeOutcome, Stage } from './graph.js';
+
+export interface Progress {
+  onEvent(e: GraphEvent): void;
+  /** Resolves when the display has drawn its last frame. */
+  finish(): Promise<void>;
+}
+
+export const silentProgress: Progress = {
+  onEvent: () => undefined,
+  finish: async () => undefined,
+};
+
+interface Pending {
+  resolve: (o: NodeOutcome) => void;
+  promise: Promise<NodeOutcome>;
+  setTitle?: (t: string) => void;
+}
+
+const STAGES: Stage[] = ['build', 'sample', 'diagnose', 'report'];
+
+function outcomeNote(o: NodeOutcome): string {
+  const t = o.walltime_s > 0 ? ` [${o.walltime_s.toFixed(1)}s]` : '';
+  const r = o.result as { reused?: boolean } | null | undefined;
+  const reused = r && typeof r === 'object' && r.reused ? ' (reused)' : '';
+  const tries = o.attempts > 1 ? ` after ${o.attempts} attempts` : '';
+  return `${t}${reused}${tries}`;
+}
+
+/** A listr2 display. `mode`: 'auto' picks redraw on a TTY, plain lines otherwise. */
+export function listrProgress(nodes: readonly GraphNode[], mode: 'auto' | 'plain' = 'auto'): Progress {
+  const pending = new Map<string, Pending>();
+  for (const n of nodes) {
+    let resolve!: (o: NodeOutcome) => void;
+    const promise = new Promise<NodeOutcome>((r) => (resolve = r));
+    pending.set(n.id, { resolve, promise });
+  }
+  const groups: ListrTask[] = STAGES.filter((s) => nodes.some((n) => n.stage === s)).map((stage) => {
+    const members = nodes.filter((n) => n.stage === stage);
+    return {
+      title: `${stage} (${members.length})`,
+      task: (_ctx, group) =>
+        group.newListr(
+          members.map((n): ListrTask => ({
+            title: n.label,
+            task: async (_c, task) => {
+              const p = pending.get(n.id)!;
+              p.setTitle = (t) => {
+                task.title = t;
+              };
+              const o = await p.promise;
+              const note = outcomeNote(o);
+              if (o.status === 'done') {
+                task.title = `${n.label}${note}`;
+                return;
+              }
+              if (o.status === 'dependency_failed' || o.status === 'cancelled') {
+                task.skip(`${n.label}: ${o.error?.message ?? o.status}`);
+                return;
+              }
+              throw new Error(`${n.label}: ${o.error?.kind}: ${o.error?.message}${note}`);
+            },
+          })),
+          { concurrent: true, exitOnError: false },
+        ),
+    };
+  });
+  const listr = new Listr(groups, {
+    concurrent: true,
+    exitOnError: false,
+    // We handle Ctrl-C ourselves (stop submitting, kill workers, cancel jobs).
+    registerSignalListeners: false,
+    renderer: mode === 'plain' ? 'simple' : 'default',
+    fallbackRenderer: 'simple',
+    rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+    fallbackRendererOptions: { timestamp: undefined },
+    processOutput: new ProcessOutput(process.stderr, process.stderr),
+  } as ConstructorParameters<typeof Listr>[1]);
+  const done = listr.run().then(
+    () => undefined,
+    () => undefined,
+  );
+  return {
+    onEvent(e) {
+      const p = pending.get(e.node.id);
+      if (!p) return;
+      if (e.type === 'started') p.setTitle?.(`${e.node.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''} …`);
+      if (e.type === 'retry') p.setTitle?.(`${e.node.label}: ${e.error.kind}, retrying`);
+      if ((e.type === 'finished' || e.type === 'skipped') && e.outcome) p.resolve(e.outcome);
+    },
+    finish: () => done,
+  };
+}
