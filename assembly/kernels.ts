@@ -120,16 +120,19 @@ function madd32(a: v128, b: v128, c: v128): v128 {
   }
 }
 
-/** C[4x4] (+)= Apanel[kc x 4]^T Bpanel[kc x 4]; ldc in bytes. */
+/** C[4x4] (+)= Apanel[kc x 4]^T Bpanel[kc x 4] in f64; ldc in bytes. */
 function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
-  let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
-  let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
-  let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
-  let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
-  for (let k = 0; k < kc; k++) {
+  let c00 = f64x2.splat(0); let c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0); let c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0); let c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0); let c31 = f64x2.splat(0);
+  let av: v128;
+  // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
+  let k = 0;
+  for (; k < kc; k++) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    let av = v128.load64_splat(a);
+    av = v128.load64_splat(a);
     c00 = madd64(av, b0, c00);
     c01 = madd64(av, b1, c01);
     av = v128.load64_splat(a, 8);
@@ -166,14 +169,17 @@ function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
 
 /** C[4x8] (+)= Apanel[kc x 4]^T Bpanel[kc x 8] in f32; ldc in bytes. */
 function kern32(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
+  let c00 = f32x4.splat(0); let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0); let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0); let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0); let c31 = f32x4.splat(0);
+  let av: v128;
+  // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
+  let k = 0;
+  for (; k < kc; k++) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    let av = v128.load32_splat(a);
+    av = v128.load32_splat(a);
     c00 = madd32(av, b0, c00);
     c01 = madd32(av, b1, c01);
     av = v128.load32_splat(a, 4);
@@ -208,6 +214,108 @@ function kern32(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
   v128.store(c + 3 * ldc, c31, 16);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Degenerate shapes (an output width of 1, a batch of 1, rank-1 updates): packing into 4-wide
+// panels would waste most of the tile, so these go through direct SIMD loops instead.
+
+@inline
+function hsum<T>(v: v128): T {
+  if (sizeof<T>() == 8) {
+    return <T>(f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1));
+  } else {
+    return <T>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  }
+}
+
+/** N == 1, A rows and B column contiguous: C[i*ldc] (+)= dot(A[i, :], B[:]). */
+@inline
+function gemmDotRows<T>(M: i32, K: i32, A: usize, ars: i32, B: usize, C: usize, ldc: i32, accumulate: i32): void {
+  const es = sizeof<T>();
+  const L = <i32>(16 / es);
+  for (let i = 0; i < M; i++) {
+    const a = A + <usize>(i * ars) * es;
+    let acc0 = v128.splat<T>(<T>0);
+    let acc1 = v128.splat<T>(<T>0);
+    let k = 0;
+    for (; k + 2 * L <= K; k += 2 * L) {
+      const o = <usize>k * es;
+      acc0 = v128.add<T>(acc0, v128.mul<T>(v128.load(a + o), v128.load(B + o)));
+      acc1 = v128.add<T>(acc1, v128.mul<T>(v128.load(a + o, 16), v128.load(B + o, 16)));
+    }
+    let sum = hsum<T>(v128.add<T>(acc0, acc1));
+    for (; k < K; k++) sum += load<T>(a + <usize>k * es) * load<T>(B + <usize>k * es);
+    const c = C + <usize>(i * ldc) * es;
+    store<T>(c, accumulate != 0 ? load<T>(c) + sum : sum);
+  }
+}
+
+/** M == 1, B rows contiguous: C[0, :] (+)= sum_k A(0, k) B[k, :]. */
+@inline
+function gemmAxpyRows<T>(N: i32, K: i32, A: usize, acs: i32, B: usize, brs: i32, C: usize, accumulate: i32): void {
+  const es = sizeof<T>();
+  const L = <i32>(16 / es);
+  if (accumulate == 0) memory.fill(C, 0, <usize>N * es);
+  for (let k = 0; k < K; k++) {
+    const av = load<T>(A + <usize>(k * acs) * es);
+    const a = v128.splat<T>(av);
+    const b = B + <usize>(k * brs) * es;
+    let j = 0;
+    for (; j + L <= N; j += L) {
+      const o = <usize>j * es;
+      v128.store(C + o, v128.add<T>(v128.load(C + o), v128.mul<T>(a, v128.load(b + o))));
+    }
+    for (; j < N; j++) {
+      const o = <usize>j * es;
+      store<T>(C + o, load<T>(C + o) + av * load<T>(b + o));
+    }
+  }
+}
+
+/** K == 1, B row contiguous: C[i, :] (+)= A(i, 0) B[0, :]. */
+@inline
+function gemmOuter<T>(M: i32, N: i32, A: usize, ars: i32, B: usize, C: usize, ldc: i32, accumulate: i32): void {
+  const es = sizeof<T>();
+  const L = <i32>(16 / es);
+  for (let i = 0; i < M; i++) {
+    const av = load<T>(A + <usize>(i * ars) * es);
+    const a = v128.splat<T>(av);
+    const c = C + <usize>(i * ldc) * es;
+    let j = 0;
+    for (; j + L <= N; j += L) {
+      const o = <usize>j * es;
+      const p = v128.mul<T>(a, v128.load(B + o));
+      v128.store(c + o, accumulate != 0 ? v128.add<T>(v128.load(c + o), p) : p);
+    }
+    for (; j < N; j++) {
+      const o = <usize>j * es;
+      const p = av * load<T>(B + o);
+      store<T>(c + o, accumulate != 0 ? load<T>(c + o) + p : p);
+    }
+  }
+}
+
+/** Returns true when a direct loop handled the product. */
+@inline
+function gemmSpecial<T>(
+  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32,
+): bool {
+  if (N == 1 && acs == 1 && brs == 1) {
+    gemmDotRows<T>(M, K, A, ars, B, C, ldc, accumulate);
+    return true;
+  }
+  if (M == 1 && bcs == 1) {
+    gemmAxpyRows<T>(N, K, A, acs, B, brs, C, accumulate);
+    return true;
+  }
+  if (K == 1 && bcs == 1) {
+    gemmOuter<T>(M, N, A, ars, B, C, ldc, accumulate);
+    return true;
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
 // GEMM drivers: C[M, N] (+)= A[M, K] B[K, N] with A(i,k) = A[i*ars + k*acs],
 // B(k,j) = B[k*brs + j*bcs], C row-major with leading dimension ldc. accumulate = 0 overwrites C.
@@ -219,6 +327,7 @@ export function gemm_f64(
   B: usize, brs: i32, bcs: i32,
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
+  if (gemmSpecial<f64>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
   const nPad = ((N + NR64 - 1) / NR64) * NR64;
   const pb = work;
   const pa = pb + <usize>(KC64 * nPad) * 8;
@@ -261,6 +370,7 @@ export function gemm_f32(
   B: usize, brs: i32, bcs: i32,
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
+  if (gemmSpecial<f32>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
   const nPad = ((N + NR32 - 1) / NR32) * NR32;
   const pb = work;
   const pa = pb + <usize>(KC32 * nPad) * 4;
@@ -341,9 +451,15 @@ function gather<T>(X: usize, rows: usize, m: i32, d: i32, dst: usize): void {
 @inline
 function biasAdd<T>(z: usize, bias: usize, m: i32, w: i32): void {
   const es = sizeof<T>();
+  const L = <i32>(16 / es);
   for (let i = 0; i < m; i++) {
     const row = z + <usize>(i * w) * es;
-    for (let j = 0; j < w; j++) {
+    let j = 0;
+    for (; j + L <= w; j += L) {
+      const o = <usize>j * es;
+      v128.store(row + o, v128.add<T>(v128.load(row + o), v128.load(bias + o)));
+    }
+    for (; j < w; j++) {
       const p = row + <usize>j * es;
       store<T>(p, load<T>(p) + load<T>(bias + <usize>j * es));
     }
@@ -360,7 +476,19 @@ function hiddenFwd<T>(z: usize, bias: usize, m: i32, w: i32, act: i32, deriv: us
   if (bias != 0) biasAdd<T>(z, bias, m, w);
   const len = m * w;
   if (act == ACT_RELU) {
-    for (let i = 0; i < len; i++) {
+    // x & (x > 0): the same zero for NaN and -0 as the scalar form x > 0 ? x : 0.
+    const L = <i32>(16 / es);
+    const zero = v128.splat<T>(<T>0);
+    const one = v128.splat<T>(<T>1);
+    let i = 0;
+    for (; i + L <= len; i += L) {
+      const p = z + <usize>i * es;
+      const x = v128.load(p);
+      const mask = v128.gt<T>(x, zero);
+      v128.store(p, v128.and(x, mask));
+      if (deriv != 0) v128.store(deriv + <usize>i * es, v128.and(one, mask));
+    }
+    for (; i < len; i++) {
       const p = z + <usize>i * es;
       const x = load<T>(p);
       const pos = x > <T>0;
@@ -440,7 +568,13 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
   }
   if (act != ACT_IDENTITY) {
     const len = m * w;
-    for (let i = 0; i < len; i++) {
+    const L = <i32>(16 / es);
+    let i = 0;
+    for (; i + L <= len; i += L) {
+      const o = <usize>i * es;
+      v128.store(dh + o, v128.mul<T>(v128.load(dh + o), v128.load(deriv + o)));
+    }
+    for (; i < len; i++) {
       const p = dh + <usize>i * es;
       store<T>(p, load<T>(p) * load<T>(deriv + <usize>i * es));
     }
@@ -451,10 +585,16 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
 @inline
 function colsum<T>(dz: usize, m: i32, w: i32, dst: usize): void {
   const es = sizeof<T>();
-  for (let j = 0; j < w; j++) store<T>(dst + <usize>j * es, <T>0);
+  const L = <i32>(16 / es);
+  memory.fill(dst, 0, <usize>w * es);
   for (let i = 0; i < m; i++) {
     const row = dz + <usize>(i * w) * es;
-    for (let j = 0; j < w; j++) {
+    let j = 0;
+    for (; j + L <= w; j += L) {
+      const o = <usize>j * es;
+      v128.store(dst + o, v128.add<T>(v128.load(dst + o), v128.load(row + o)));
+    }
+    for (; j < w; j++) {
       const p = dst + <usize>j * es;
       store<T>(p, load<T>(p) + load<T>(row + <usize>j * es));
     }

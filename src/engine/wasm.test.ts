@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createModel } from './index.js';
+import type { Activation, LossSpec, MlpSpec, NetworkModel } from './types.js';
+import { WasmModel } from './wasm-model.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296 - 0.5;
+  };
+}
+
+function randArray(len: number, rnd: () => number, scale = 2): Float64Array {
+  return Float64Array.from({ length: len }, () => scale * rnd());
+}
+
+/** max |a - b| / max |b|: relative to the scale of the reference vector. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / Math.max(den, 1e-300);
+}
+
+interface Case {
+  name: string;
+  sizes: number[];
+  n: number;
+  activation: Activation;
+  bias: boolean;
+  layerNorm: boolean;
+  loss?: LossSpec;
+  rows?: number[];
+}
+
+// Shapes chosen to hit every packing tail and special path of the kernels: widths that are not
+// multiples of the 4 (f64) / 8 (f32) tile, output width 1 (dot-product forward, single-row dW),
+// a batch of one row, input width 1 (rank-1 dH), layers and batches beyond the kc = 256 and
+// mc = 128/256 blocking, and minibatches with repeated rows.
+const CASES: Case[] = [
+  { name: 'odd widths 5-7-3', sizes: [5, 7, 3], n: 13, activation: 'tanh', bias: true, layerNorm: false },
+  { name: 'output width 1, n = 1', sizes: [3, 9, 1], n: 1, activation: 'relu', bias: true, layerNorm: false },
+  { name: 'n = 1 minibatch', sizes: [4, 6, 2], n: 1, activation: 'gelu', bias: true, layerNorm: true, rows: [0] },
+  { name: 'no bias, LayerNorm, gelu', sizes: [6, 11, 13, 1], n: 17, activation: 'gelu', bias: false, layerNorm: true },
+  { name: 'wider than the packing block', sizes: [3, 300, 2], n: 300, activation: 'relu', bias: true, layerNorm: false },
+  { name: 'wide layer to width 1', sizes: [4, 261, 1], n: 5, activation: 'tanh', bias: true, layerNorm: false },
+  { name: 'input width 1', sizes: [1, 6, 2], n: 9, activation: 'tanh', bias: true, layerNorm: false },
+  { name: 'deep linear', sizes: [10, 10, 10, 10, 10], n: 37, activation: 'identity', bias: false, layerNorm: false },
+  {
+    name: 'minibatch with repeats',
+    sizes: [5, 7, 3],
+    n: 13,
+    activation: 'relu',
+    bias: true,
+    layerNorm: false,
+    rows: [0, 5, 5, 2, 12, 12, 12],
+  },
+  {
+    name: 'student-t, minibatch beyond kc',
+    sizes: [2, 9, 2],
+    n: 600,
+    activation: 'tanh',
+    bias: true,
+    layerNorm: true,
+    loss: { kind: 'student_t', nu: 3, sigma: 0.5 },
+    rows: Array.from({ length: 530 }, (_, i) => (i * 7) % 600),
+  },
+];
+
+function pair(c: Case, dtype: 'float64' | 'float32' = 'float64'): { ts: NetworkModel; wasm: NetworkModel; theta: Float64Array } {
+  const rnd = rng(c.n * 31 + c.sizes.length);
+  const inDim = c.sizes[0]!;
+  const outDim = c.sizes[c.sizes.length - 1]!;
+  const data = { n: c.n, inDim, outDim, X: randArray(c.n * inDim, rnd), Y: randArray(c.n * outDim, rnd) };
+  const spec: MlpSpec = { sizes: c.sizes, activation: c.activation, bias: c.bias, layerNorm: c.layerNorm };
+  const loss = c.loss ?? { kind: 'mse' };
+  const ts = createModel({ spec, data, loss, dtype: 'float64', impl: 'ts' });
+  const wasm = createModel({ spec, data, loss, dtype, impl: 'wasm' });
+  const theta = randArray(ts.dim, rnd, 1);
+  return { ts, wasm, theta };
+}
+
+describe('wasm engine agrees with the TypeScript reference (f64, <= 1e-12)', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const { ts, wasm, theta } = pair(c);
+      expect(wasm.impl).toBe('wasm');
+      const rows = c.rows ? Int32Array.from(c.rows) : undefined;
+      const g1 = new Float64Array(ts.dim);
+      const g2 = new Float64Array(ts.dim);
+      const l1 = ts.lossAndGrad(theta, g1, rows);
+      const l2 = wasm.lossAndGrad(theta, g2, rows);
+      expect(Math.abs(l2 - l1) / Math.abs(l1)).toBeLessThan(1e-12);
+      expect(relErr(g2, g1)).toBeLessThan(1e-12);
+      // Every layer's gradient is non-trivial, so a dropped block would show.
+      expect(g1.some((v) => v !== 0)).toBe(true);
+      expect(Math.abs(wasm.loss(theta, rows) - l1) / Math.abs(l1)).toBeLessThan(1e-12);
+      const rnd = rng(3);
+      const Xp = randArray(11 * c.sizes[0]!, rnd);
+      expect(relErr(wasm.predict(theta, Xp, 11), ts.predict(theta, Xp, 11))).toBeLessThan(1e-12);
+      // Repeated calls give identical results: no state leaks between evaluations.
+      const g3 = new Float64Array(ts.dim);
+      wasm.loss(theta.map((t) => t * 0.5));
+      expect(wasm.lossAndGrad(theta, g3, rows)).toBe(l2);
+      expect(g3).toEqual(g2);
+      ts.dispose();
+      wasm.dispose();
+    });
+  }
+
+  it('float32 kernels agree with the f64 reference to f32 tolerance on awkward shapes', () => {
+    for (const c of CASES) {
+      const { ts, wasm, theta } = pair(c, 'float32');
+      const rows = c.rows ? Int32Array.from(c.rows) : undefined;
+      const g1 = new Float64Array(ts.dim);
+      const g2 = new Float64Array(ts.dim);
+      const l1 = ts.lossAndGrad(theta, g1, rows);
+      const l2 = wasm.lossAndGrad(theta, g2, rows);
+      expect(Math.abs(l2 - l1) / Math.abs(l1), c.name).toBeLessThan(1e-4);
+      expect(relErr(g2, g1), c.name).toBeLessThan(1e-3);
+      ts.dispose();
+      wasm.dispose();
+    }
+  });
+});
+
+describe('wasm model lifecycle', () => {
+  it('models own their memory: many instances, interleaved use, dispose', () => {
+    const c = CASES[0]!;
+    const first = pair(c);
+    const g = new Float64Array(first.ts.dim);
+    const want = first.wasm.lossAndGrad(first.theta, g);
+    const others: NetworkModel[] = [];
+    for (let i = 0; i < 30; i++) others.push(pair({ ...c, n: 50 + i }).wasm);
+    for (const o of others) o.loss(new Float64Array(o.dim).fill(0.1));
+    expect(first.wasm.lossAndGrad(first.theta, g)).toBe(want);
+    for (const o of others) o.dispose();
+    first.wasm.dispose();
+    expect(() => first.wasm.loss(first.theta)).toThrow(/disposed/);
+  });
+
+  it('grows memory for a large dataset at creation', () => {
+    const n = 20000;
+    const rnd = rng(1);
+    const model = createModel({
+      spec: { sizes: [8, 64, 1], activation: 'relu', bias: true, layerNorm: false },
+      data: { n, inDim: 8, outDim: 1, X: randArray(n * 8, rnd), Y: randArray(n, rnd) },
+      loss: { kind: 'mse' },
+      dtype: 'float64',
+      impl: 'wasm',
+    });
+    const theta = randArray(model.dim, rnd, 0.5);
+    const g = new Float64Array(model.dim);
+    expect(Number.isFinite(model.lossAndGrad(theta, g))).toBe(true);
+    model.dispose();
+  });
+
+  it('the default implementation is wasm, using the variant this runtime supports', () => {
+    const m = createModel({
+      spec: { sizes: [2, 3, 1], activation: 'relu', bias: true, layerNorm: false },
+      data: { n: 2, inDim: 2, outDim: 1, X: new Float64Array(4), Y: new Float64Array(2) },
+      loss: { kind: 'mse' },
+      dtype: 'float64',
+    });
+    expect(m.impl).toBe('wasm');
+    expect(m).toBeInstanceOf(WasmModel);
+    m.dispose();
+  });
+});
+
+describe('relaxed-SIMD build', () => {
+  it('runs and agrees with the reference where the runtime enables relaxed SIMD', () => {
+    // Node 20 only validates relaxed SIMD behind a flag, so check that build in a child process.
+    const dir = mkdtempSync(join(tmpdir(), 'lh-relaxed-'));
+    const index = fileURLToPath(new URL('./index.ts', import.meta.url));
+    const script = join(dir, 'check.mts');
+    writeFileSync(
+      script,
+      `import { createModel, relaxedSimdSupported } from ${JSON.stringify(index)};
+const sizes = [5, 37, 19, 3], n = 70;
+let s = 9;
+const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296 - 0.5);
+const data = { n, inDim: 5, outDim: 3, X: Float64Array.from({ length: n * 5 }, r), Y: Float64Array.from({ length: n * 3 }, r) };
+const spec = { sizes, activation: 'tanh', bias: true, layerNorm: true };
+const out = { relaxed: relaxedSimdSupported(), variant: '', err64: 0, err32: 0 };
+const ts = createModel({ spec, data, loss: { kind: 'mse' }, dtype: 'float64', impl: 'ts' });
+const th = Float64Array.from({ length: ts.dim }, r);
+const g0 = new Float64Array(ts.dim); ts.lossAndGrad(th, g0);
+const scale = Math.max(...g0.map(Math.abs));
+for (const dtype of ['float64', 'float32']) {
+  const m = createModel({ spec, data, loss: { kind: 'mse' }, dtype, impl: 'wasm' });
+  out.variant = m.variant;
+  const g = new Float64Array(m.dim); m.lossAndGrad(th, g);
+  out[dtype === 'float64' ? 'err64' : 'err32'] = Math.max(...g.map((v, i) => Math.abs(v - g0[i]))) / scale;
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    try {
+      const res = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', script], {
+        encoding: 'utf8',
+        env: process.env,
+      });
+      expect(res.status, res.stderr).toBe(0);
+      const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+        relaxed: boolean;
+        variant: string;
+        err64: number;
+        err32: number;
+      };
+      expect(out.relaxed).toBe(true);
+      expect(out.variant).toBe('relaxed');
+      // Fused multiply-add rounds differently, so agreement is to rounding, not bit-for-bit.
+      expect(out.err64).toBeLessThan(1e-12);
+      expect(out.err32).toBeLessThan(1e-3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
