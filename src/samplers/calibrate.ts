@@ -23,6 +23,8 @@
  *      on the second half of each round, full-data L_n at 5 points gives lambda-hat and
  *      Hutchinson probes give tr(D H). The new eps follows the rule, changed at most 4x up or
  *      16x down per round; stop when it moves < 15%. A round that diverges restarts at eps/10.
+ * When lambda-hat <= 0 (w* not a minimum) the rule falls back to eps = 4 target_bias /
+ * (n beta tr(D H)), which bounds the inflation of every single direction.
  * The pilot rounds double as burn-in: sampling starts from their final state. All of their
  * work (steps, L_n evaluations, probes) is counted in FGE.
  */
@@ -215,8 +217,14 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
       predicted_bias: predicted,
       diverged: false,
     });
-    if (predicted === null) continue; // no information this round: keep eps
-    const next = Math.min(4 * eps, Math.max(eps / 16, (eps * o.targetBias) / predicted));
+    let wanted: number;
+    if (predicted !== null) wanted = (eps * o.targetBias) / predicted;
+    else if (tr > 0) {
+      // lambda-hat <= 0 (w* is not a minimum, or too few draws): fall back to bounding every
+      // direction's own inflation, eps k_j / 4 <= target_bias with k_j <= n beta tr(D H).
+      wanted = (4 * o.targetBias) / (posterior.nBeta * tr);
+    } else continue; // no information this round: keep eps
+    const next = Math.min(4 * eps, Math.max(eps / 16, wanted));
     const moved = Math.abs(next / eps - 1);
     eps = next;
     if (moved < 0.15 && r >= 1 && stepsTaken >= minSteps) break;
