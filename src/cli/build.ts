@@ -40,14 +40,15 @@ export function registerBuild(program: Command): void {
     .description('build a target (data, trained w*, L0) from a file holding one target entry; prints its id and directory')
     .requiredOption('--config <file>', 'YAML file with one target entry: model, data, teacher, seed, training, overrides')
     .option('--set <key=value>', 'override a config key (dotted path, YAML value); repeatable', collect, [])
+    .option('--home <dir>', 'artifact store root (default: LAMBDA_HAT_HOME, else ./artifacts)')
     .option('--engine <impl>', 'engine implementation: wasm or ts (default: wasm, falling back to ts)')
-    .action(async (opts: { config: string; set: string[]; engine?: string }) => {
+    .action(async (opts: { config: string; set: string[]; engine?: string; home?: string }) => {
       if (opts.engine !== undefined && opts.engine !== 'wasm' && opts.engine !== 'ts') {
         throw new Error(`--engine must be wasm or ts, got '${opts.engine}'`);
       }
       const { config } = loadTargetFile(opts.config, opts.set);
       const progress = progressPrinter(process.stderr);
-      const home = storeHome();
+      const home = storeHome(opts.home);
       try {
         const r = await buildTarget(home, config, { impl: opts.engine as EngineImpl | undefined, onProgress: progress.report });
         progress.done();
