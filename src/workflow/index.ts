@@ -20,7 +20,7 @@ import { targetDir, writeJsonAtomic } from '../store/index.js';
 import type { SampleTaskResult } from '../tasks/types.js';
 import { runGraph, type GraphEvent, type NodeOutcome } from './graph.js';
 import { planWorkflow, type WorkflowPlan } from './plan.js';
-import { listrProgress, silentProgress, type Progress } from './progress.js';
+import { makeProgress, type Progress } from './progress.js';
 import { resultRows, writeResults, type ResultRow } from './results.js';
 
 export interface WorkflowOptions {
@@ -93,7 +93,7 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
   });
 
   const executor = opts.executor ? opts.executor(dirs) : createExecutor(opts.card, dirs, opts.env ?? process.env);
-  const progress: Progress = opts.progress === 'silent' ? silentProgress : listrProgress(plan.nodes, opts.progress ?? 'auto');
+  const progress: Progress = makeProgress(plan.nodes, opts.progress ?? 'auto');
   let cancelled = false;
   const onAbort = (): void => {
     cancelled = true;

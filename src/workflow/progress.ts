@@ -1,8 +1,9 @@
 /**
  * Live progress of a workflow: one group per stage (build, sample, diagnose, report) with one
- * line per task, via listr2. On a terminal it redraws in place; elsewhere (CI, pipes, files)
- * listr2's fallback renderer prints plain lines as tasks start and finish. Progress goes to
- * stderr so stdout carries only the final table.
+ * line per task, via listr2, redrawn in place on a terminal. Elsewhere (CI, pipes, files) plain
+ * timestamped lines as tasks really start, retry and finish (listr2's own fallback renderer
+ * would announce every queued task as started at once). Progress goes to stderr so stdout
+ * carries only the final table.
  */
 import { Listr, ProcessOutput, type ListrTask } from 'listr2';
 import type { GraphEvent, GraphNode, NodeOutcome, Stage } from './graph.js';
@@ -34,8 +35,41 @@ function outcomeNote(o: NodeOutcome): string {
   return `${t}${reused}${tries}`;
 }
 
-/** A listr2 display. `mode`: 'auto' picks redraw on a TTY, plain lines otherwise. */
-export function listrProgress(nodes: readonly GraphNode[], mode: 'auto' | 'plain' = 'auto'): Progress {
+/** 'auto': listr2 on a terminal, plain lines otherwise. */
+export function makeProgress(
+  nodes: readonly GraphNode[],
+  mode: 'auto' | 'plain' | 'silent',
+  stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+): Progress {
+  if (mode === 'silent') return silentProgress;
+  if (mode === 'plain' || !stream.isTTY) return plainProgress(stream);
+  return listrProgress(nodes);
+}
+
+/** One line per task event, with the time since the workflow started. */
+export function plainProgress(stream: NodeJS.WritableStream): Progress {
+  const t0 = performance.now();
+  const line = (text: string): void => {
+    const t = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
+    stream.write(`[${t}s] ${text}\n`);
+  };
+  return {
+    onEvent(e) {
+      if (e.type === 'started') line(`${e.node.label}: started${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+      else if (e.type === 'retry') line(`${e.node.label}: ${e.error.kind}: ${e.error.message.split('\n')[0]}; retrying`);
+      else if (e.type === 'skipped' && e.outcome) line(`${e.node.label}: skipped: ${e.outcome.error?.message ?? e.outcome.status}`);
+      else if (e.type === 'finished') {
+        const o = e.outcome;
+        if (o.status === 'done') line(`${e.node.label}: done${outcomeNote(o)}`);
+        else line(`${e.node.label}: ${o.status}: ${o.error?.kind}: ${(o.error?.message ?? '').split('\n')[0]}${outcomeNote(o)}`);
+      }
+    },
+    finish: async () => undefined,
+  };
+}
+
+/** The listr2 display for terminals. */
+export function listrProgress(nodes: readonly GraphNode[]): Progress {
   const pending = new Map<string, Pending>();
   for (const n of nodes) {
     let resolve!: (o: NodeOutcome) => void;
@@ -77,7 +111,7 @@ export function listrProgress(nodes: readonly GraphNode[], mode: 'auto' | 'plain
     exitOnError: false,
     // We handle Ctrl-C ourselves (stop submitting, kill workers, cancel jobs).
     registerSignalListeners: false,
-    renderer: mode === 'plain' ? 'simple' : 'default',
+    renderer: 'default',
     fallbackRenderer: 'simple',
     rendererOptions: { collapseSubtasks: false, collapseErrors: false },
     fallbackRendererOptions: { timestamp: undefined },

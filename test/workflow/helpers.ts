@@ -1,0 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModuleTaskSpec } from '../../src/tasks/run.js';
+
+export const FIXTURE = resolve(fileURLToPath(new URL('../fixtures/tasks.mjs', import.meta.url)));
+
+export function mod(fn: string, ...args: unknown[]): ModuleTaskSpec {
+  return { kind: 'module', module: FIXTURE, export: fn, args };
+}
+
+export function tmpRun(prefix = 'lh-exec-'): { root: string; dirs: { tasksDir: string; logsDir: string } } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  return { root, dirs: { tasksDir: join(root, 'tasks'), logsDir: join(root, 'logs') } };
+}
