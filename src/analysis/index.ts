@@ -123,7 +123,7 @@ export function keptDraws(run: LoadedRun): KeptDraws {
   if (longest !== length) {
     notes.push(`chains have unequal lengths (${length} to ${longest} draws); all were cut to ${length}`);
   }
-  const burnIn = run.manifest.burn_in;
+  const burnIn = run.manifest.discard_draws;
   if (burnIn >= length && length > 0) {
     notes.push(`burn-in of ${burnIn} draws discards all ${length} recorded draws: no estimate`);
   }
@@ -319,7 +319,7 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
     ess_tail: summary.ess_tail,
     chains: nChains,
     draws,
-    burn_in: kept.burnIn,
+    burn_in: m.burn_in,
     n: m.n,
     beta: m.beta,
     gamma: m.gamma,

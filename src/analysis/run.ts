@@ -25,8 +25,13 @@ export interface RunManifest {
   L0: number | null;
   /** Chains the run was asked for (may exceed the chains present in the traces). */
   chains: number | null;
-  /** Recorded draws of each chain to discard before estimating. */
+  /** Burn-in as the manifest records it (sampler steps or recorded draws). */
   burn_in: number;
+  /**
+   * Recorded draws to discard before estimating: burn_in when the traces still hold the
+   * burn-in, 0 when the sampler already dropped it (`traces_include_burn_in: false`).
+   */
+  discard_draws: number;
   total_fge: number | null;
   walltime_s: number | null;
   /** Chains the sampler reported as failed, with their error, when it says so. */
@@ -91,13 +96,19 @@ export function parseManifest(raw: Json, runId: string): RunManifest {
         ? pickString(samplerField, ['name'])
         : null;
   const failed: { chain: number; error: string }[] = [];
-  const failedField = raw.failed_chains ?? (isObject(raw.chains) ? raw.chains.failed : undefined);
-  if (Array.isArray(failedField)) {
-    for (const f of failedField) {
+  // src/tasks/sample.ts writes `failures: [{chain, step, reason}]`; `failed_chains` is accepted
+  // for hand-written or older manifests.
+  for (const field of [raw.failures, raw.failed_chains]) {
+    if (!Array.isArray(field)) continue;
+    for (const f of field) {
       if (typeof f === 'number') failed.push({ chain: f, error: 'failed' });
-      else if (isObject(f)) failed.push({ chain: num(f.chain) ?? -1, error: String(f.error ?? f.reason ?? 'failed') });
+      else if (isObject(f)) {
+        const at = num(f.step) !== null ? `at step ${f.step}: ` : '';
+        failed.push({ chain: num(f.chain) ?? -1, error: at + String(f.reason ?? f.error ?? 'failed') });
+      }
     }
   }
+  const burnIn = Math.max(0, Math.floor(pick(raw, ['burn_in', 'hyperparameters.burn_in', 'chains.burn_in']) ?? 0));
   return {
     raw,
     run_id: pickString(raw, ['run_id', 'id']) ?? runId,
@@ -109,11 +120,13 @@ export function parseManifest(raw: Json, runId: string): RunManifest {
     gamma: pick(raw, ['gamma', 'posterior.gamma']),
     L0: pick(raw, ['L0', 'posterior.L0']),
     chains: typeof raw.chains === 'number' ? raw.chains : pick(raw, ['chains.count', 'chains.n', 'num_chains']),
-    burn_in: Math.max(0, Math.floor(pick(raw, ['burn_in', 'hyperparameters.burn_in', 'chains.burn_in']) ?? 0)),
+    burn_in: burnIn,
+    discard_draws: raw.traces_include_burn_in === false ? 0 : burnIn,
     total_fge: pick(raw, ['total_fge', 'work.total_fge', 'work.fge', 'fge', 'timings.total_fge']),
     walltime_s: pick(raw, [
       'walltime_s',
       'timings.walltime_s',
+      'timings.wall_s',
       'timings.total_s',
       'timings.sampling_s',
       'timings.sample_s',

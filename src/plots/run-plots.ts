@@ -20,7 +20,7 @@ export interface PlotSpec {
 /** Most points drawn per chain and series: beyond this a line plot only grows the SVG. */
 const MAX_POINTS = 1500;
 /** Points at which the MCSE band and the WNV curve are evaluated (each costs an FFT pass). */
-const GRID_POINTS = 40;
+const GRID_POINTS = 30;
 const WIDTH = 520;
 const HEIGHT = 240;
 
@@ -232,12 +232,17 @@ function runningSpec(
           y2: { field: 'hi' },
         },
       },
-      {
-        mark: { type: 'line' },
+      // Chains thin in the categorical palette, the pooled estimate thick and black on top; one
+      // shared colour scale so the legend lists every series.
+      ...[
+        { filter: "datum.series !== 'all chains'", width: 1 },
+        { filter: "datum.series === 'all chains'", width: 2.5 },
+      ].map(({ filter, width }) => ({
+        transform: [{ filter }],
+        mark: { type: 'line', strokeWidth: width },
         encoding: {
           x: { field: 'x', type: 'quantitative', title: xTitle },
           y: { field: 'mean', type: 'quantitative', title: 'running λ̂', scale: { zero: false } },
-          // Chains in the categorical palette, the pooled estimate in black on top.
           color: {
             field: 'series',
             type: 'nominal',
@@ -245,15 +250,8 @@ function runningSpec(
             sort: series,
             scale: { domain: series, range: seriesColors(kept.chains.length, true) },
           },
-          size: {
-            field: 'series',
-            type: 'nominal',
-            legend: null,
-            sort: series,
-            scale: { domain: series, range: [...kept.chains.map(() => 1), 2.5] },
-          },
         },
-      },
+      })),
     ],
   };
 }
@@ -283,7 +281,7 @@ function wnvSpec(kept: KeptDraws): VlSpec | null {
     const wnv = (variance(chains) / ess) * x;
     if (Number.isFinite(wnv) && wnv > 0 && Number.isFinite(x)) values.push({ series, x, wnv });
   };
-  for (const t of grid(n, 8, 25)) {
+  for (const t of grid(n, 8, 15)) {
     let totalWork = 0;
     kept.chains.forEach((c, j) => {
       const work = c.cumulative_fge[kept.start + t - 1]!;
@@ -301,7 +299,7 @@ function wnvSpec(kept: KeptDraws): VlSpec | null {
     data: { values },
     mark: { type: 'line', point: true, strokeWidth: 1.2 },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: 'work (FGE)' },
+      x: { field: 'x', type: 'quantitative', title: 'work (FGE): per chain, summed for all chains' },
       y: { field: 'wnv', type: 'quantitative', title: 'var/ESS × work', scale: { type: 'log' } },
       color: {
         field: 'series',
