@@ -30,41 +30,46 @@ export function heapBase(): usize {
 export function packBytes(maxN: i32, single: i32): usize {
   if (single) {
     const nPad = ((maxN + NR32 - 1) / NR32) * NR32;
-    return <usize>(KC32 * nPad + MC32 * KC32 + MR32 * NR32) * 4 + 64;
+    return <usize>(KC32 * nPad + MR32 * NR32) * 4 + <usize>(MC32 * KC32) * 16 + 64;
   }
   const nPad = ((maxN + NR64 - 1) / NR64) * NR64;
-  return <usize>(KC64 * nPad + MC64 * KC64 + MR64 * NR64) * 8 + 64;
+  return <usize>(KC64 * nPad + MR64 * NR64) * 8 + <usize>(MC64 * KC64) * 16 + 64;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Packing (generic over f32 / f64).
 
-/** A(i, k) = A[i*ars + k*acs]; writes rows [i0, i0+mc) x cols [k0, k0+kc) as MR-tall panels. */
+/**
+ * A(i, k) = A[i*ars + k*acs]; writes rows [i0, i0+mc) x cols [k0, k0+kc) as MR-tall panels in
+ * which every element is stored already broadcast to a full v128. The micro-kernel then reads A
+ * with plain vector loads, whose constant offsets V8 folds into the address; a load-and-splat
+ * with an offset costs it an extra address computation per element.
+ */
 @inline
 function packA<T>(A: usize, ars: i32, acs: i32, i0: i32, mc: i32, k0: i32, kc: i32, dst: usize, MR: i32): void {
   const es = sizeof<T>();
   for (let ir = 0; ir < mc; ir += MR) {
-    const panel = dst + <usize>(ir * kc) * es;
+    const panel = dst + (<usize>(ir * kc) << 4);
     const rows = min(MR, mc - ir);
     if (acs == 1) {
       // Rows of A are contiguous: read each row once, scatter into the panel with stride MR.
       for (let r = 0; r < rows; r++) {
         const src = A + <usize>((i0 + ir + r) * ars + k0) * es;
-        let d = panel + <usize>r * es;
+        let d = panel + (<usize>r << 4);
         for (let k = 0; k < kc; k++) {
-          store<T>(d, load<T>(src + <usize>k * es));
-          d += <usize>MR * es;
+          v128.store(d, v128.splat<T>(load<T>(src + <usize>k * es)));
+          d += <usize>MR << 4;
         }
       }
     } else {
       for (let k = 0; k < kc; k++) {
         const src = A + <usize>((i0 + ir) * ars + (k0 + k) * acs) * es;
-        const d = panel + <usize>(k * MR) * es;
-        for (let r = 0; r < rows; r++) store<T>(d + <usize>r * es, load<T>(src + <usize>(r * ars) * es));
+        const d = panel + (<usize>(k * MR) << 4);
+        for (let r = 0; r < rows; r++) v128.store(d + (<usize>r << 4), v128.splat<T>(load<T>(src + <usize>(r * ars) * es)));
       }
     }
     for (let r = rows; r < MR; r++) {
-      for (let k = 0; k < kc; k++) store<T>(panel + <usize>(k * MR + r) * es, <T>0);
+      for (let k = 0; k < kc; k++) v128.store(panel + (<usize>(k * MR + r) << 4), v128.splat<T>(<T>0));
     }
   }
 }
@@ -128,23 +133,24 @@ function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
   let c30 = f64x2.splat(0); let c31 = f64x2.splat(0);
   let av: v128;
   // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
-  let k = 0;
-  for (; k < kc; k++) {
+  // The loop runs on the B pointer alone, to keep bookkeeping instructions out of it.
+  const bEnd = b + (<usize>kc << 5);
+  while (b < bEnd) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    av = v128.load64_splat(a);
+    av = v128.load(a);
     c00 = madd64(av, b0, c00);
     c01 = madd64(av, b1, c01);
-    av = v128.load64_splat(a, 8);
+    av = v128.load(a, 16);
     c10 = madd64(av, b0, c10);
     c11 = madd64(av, b1, c11);
-    av = v128.load64_splat(a, 16);
+    av = v128.load(a, 32);
     c20 = madd64(av, b0, c20);
     c21 = madd64(av, b1, c21);
-    av = v128.load64_splat(a, 24);
+    av = v128.load(a, 48);
     c30 = madd64(av, b0, c30);
     c31 = madd64(av, b1, c31);
-    a += 32;
+    a += 64;
     b += 32;
   }
   if (beta) {
@@ -175,23 +181,24 @@ function kern32(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
   let c30 = f32x4.splat(0); let c31 = f32x4.splat(0);
   let av: v128;
   // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
-  let k = 0;
-  for (; k < kc; k++) {
+  // The loop runs on the B pointer alone, to keep bookkeeping instructions out of it.
+  const bEnd = b + (<usize>kc << 5);
+  while (b < bEnd) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    av = v128.load32_splat(a);
+    av = v128.load(a);
     c00 = madd32(av, b0, c00);
     c01 = madd32(av, b1, c01);
-    av = v128.load32_splat(a, 4);
+    av = v128.load(a, 16);
     c10 = madd32(av, b0, c10);
     c11 = madd32(av, b1, c11);
-    av = v128.load32_splat(a, 8);
+    av = v128.load(a, 32);
     c20 = madd32(av, b0, c20);
     c21 = madd32(av, b1, c21);
-    av = v128.load32_splat(a, 12);
+    av = v128.load(a, 48);
     c30 = madd32(av, b0, c30);
     c31 = madd32(av, b1, c31);
-    a += 16;
+    a += 64;
     b += 32;
   }
   if (beta) {
@@ -331,7 +338,7 @@ export function gemm_f64(
   const nPad = ((N + NR64 - 1) / NR64) * NR64;
   const pb = work;
   const pa = pb + <usize>(KC64 * nPad) * 8;
-  const tile = pa + <usize>(MC64 * KC64) * 8;
+  const tile = pa + <usize>(MC64 * KC64) * 16;
   for (let pc = 0; pc < K; pc += KC64) {
     const kc = min(KC64, K - pc);
     packB<f64>(B, brs, bcs, N, pc, kc, pb, NR64);
@@ -344,7 +351,7 @@ export function gemm_f64(
         const bp = pb + (<usize>(jr * kc) << 3);
         for (let ir = 0; ir < mc; ir += MR64) {
           const mr = min(MR64, mc - ir);
-          const ap = pa + (<usize>(ir * kc) << 3);
+          const ap = pa + (<usize>(ir * kc) << 4);
           const cp = C + (<usize>((ic + ir) * ldc + jr) << 3);
           if (mr == MR64 && nr == NR64) {
             kern64(kc, ap, bp, cp, <usize>ldc << 3, beta);
@@ -374,7 +381,7 @@ export function gemm_f32(
   const nPad = ((N + NR32 - 1) / NR32) * NR32;
   const pb = work;
   const pa = pb + <usize>(KC32 * nPad) * 4;
-  const tile = pa + <usize>(MC32 * KC32) * 4;
+  const tile = pa + <usize>(MC32 * KC32) * 16;
   for (let pc = 0; pc < K; pc += KC32) {
     const kc = min(KC32, K - pc);
     packB<f32>(B, brs, bcs, N, pc, kc, pb, NR32);
@@ -387,7 +394,7 @@ export function gemm_f32(
         const bp = pb + (<usize>(jr * kc) << 2);
         for (let ir = 0; ir < mc; ir += MR32) {
           const mr = min(MR32, mc - ir);
-          const ap = pa + (<usize>(ir * kc) << 2);
+          const ap = pa + (<usize>(ir * kc) << 4);
           const cp = C + (<usize>((ic + ir) * ldc + jr) << 2);
           if (mr == MR32 && nr == NR32) {
             kern32(kc, ap, bp, cp, <usize>ldc << 2, beta);
