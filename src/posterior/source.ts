@@ -3,6 +3,7 @@
  * it (closures do not cross threads): a stored target, or the analytic quadratic.
  */
 import type { Posterior } from '../samplers/types.js';
+import { openTarget } from '../targets/open.js';
 import { posteriorFromSettings, quadraticLoss, type PosteriorSettings } from './posterior.js';
 
 export type PosteriorSource =
@@ -44,18 +45,10 @@ export async function openPosterior(source: PosteriorSource): Promise<OpenedPost
     const loss = quadraticLoss(centre, source.n, source.curvature ? Float64Array.from(source.curvature) : undefined);
     return { posterior: posteriorFromSettings(loss, centre, source.posterior, 0), dispose: () => {} };
   }
-  // Variable specifier: the targets module is written in parallel and loaded on demand.
-  const spec: string = '../targets/open.js';
-  const mod = (await import(spec)) as {
-    openTarget: (home: string, id: string, opts?: Record<string, unknown>) => Promise<OpenedTarget> | OpenedTarget;
-  };
-  const t = await mod.openTarget(source.home, source.target_id, source.impl ? { impl: source.impl } : undefined);
+  const t: OpenedTarget = openTarget(source.home, source.target_id, source.impl ? { impl: source.impl } : {});
   const posterior = posteriorFromSettings(t.loss, t.wStar, source.posterior, t.L0);
   return {
     posterior,
-    dispose: () => {
-      const d = (t as { dispose?: () => void }).dispose ?? (t.loss as { dispose?: () => void }).dispose;
-      if (typeof d === 'function') d.call((t as { dispose?: () => void }).dispose ? t : t.loss);
-    },
+    dispose: () => t.dispose?.(),
   };
 }

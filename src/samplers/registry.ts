@@ -6,6 +6,15 @@
  * `rmsprop_sgld` and `sgld --set precond=rmsprop` are the same run.
  */
 import type { SamplerDef } from './runner.js';
+import { sampler as sgldSampler } from './sgld.js';
+import { sampler as sgnhtSampler } from './sgnht.js';
+
+// Samplers of this module's author are imported statically: a TypeScript loader in worker
+// threads (tsx) does not hook dynamic import(), and tests run chains in workers.
+const STATIC: Readonly<Record<string, unknown>> = Object.freeze({
+  './sgld.js': { sampler: sgldSampler },
+  './sgnht.js': { sampler: sgnhtSampler },
+});
 
 interface RegistryEntry {
   module: string;
@@ -47,9 +56,11 @@ export async function loadSampler(name: string): Promise<LoadedSampler> {
   const entry = Object.hasOwn(REGISTRY, name) ? REGISTRY[name] : undefined;
   if (!entry) throw new UnknownSamplerError(name);
   let mod: Record<string, unknown>;
-  try {
+  if (Object.hasOwn(STATIC, entry.module)) mod = STATIC[entry.module] as Record<string, unknown>;
+  else try {
     // A variable specifier: the module may not exist yet while samplers are being written.
-    const spec: string = entry.module;
+    // Under a TypeScript loader (tsx workers, vitest) the sources are .ts files.
+    const spec: string = import.meta.url.endsWith('.ts') ? entry.module.replace(/\.js$/, '.ts') : entry.module;
     mod = (await import(spec)) as Record<string, unknown>;
   } catch (err) {
     throw new Error(`sampler "${name}" is not available: ${(err as Error).message}`);

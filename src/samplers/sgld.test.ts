@@ -1,0 +1,182 @@
+// Exact-identity tests of SGLD on the quadratic target and of the chain runner's contract.
+// Tolerances are 3 Monte Carlo standard errors (analytic where the chain is an AR(1),
+// otherwise ArviZ's mcse_mean), never hand-picked margins.
+import { describe, expect, it } from 'vitest';
+import { keyAt, Stream, foldIn } from '../rng/index.js';
+import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
+import type { PosteriorSource } from '../posterior/source.js';
+import { quadraticPreconditionedUlaLambda, quadraticUlaLambda, quadraticPosteriorLambda } from '../posterior/truth.js';
+import { mcseMean } from '../diagnostics/index.js';
+import { runChains } from './chains.js';
+import { resolveChainSettings } from './config.js';
+import { loadSampler, resolveSamplerConfig, UnknownSamplerError } from './registry.js';
+import { initialPosition, runChain } from './runner.js';
+import { sampler as sgld, sgldKernel } from './sgld.js';
+import type { LossFunction } from '../engine/types.js';
+
+const D = 10;
+const N = 1000;
+const centre = Float64Array.from({ length: D }, (_, i) => 0.1 * i - 0.3);
+const settings = resolvePosteriorSettings({});
+
+function chainsOf(cols: Record<string, Float64Array | Int32Array>, name: string): Float64Array[] {
+  const chain = cols.chain as Int32Array;
+  const v = cols[name] as Float64Array;
+  const out: number[][] = [];
+  for (let i = 0; i < v.length; i++) (out[chain[i]!] ??= []).push(v[i]!);
+  return out.map((a) => Float64Array.from(a));
+}
+
+describe('SGLD on the quadratic target', () => {
+  it('matches the ULA identity within 3 MCSE (and not the exact posterior)', async () => {
+    const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
+    const a = post.gamma + post.nBeta;
+    const eps = 0.8 / a; // eps a / 4 = 0.2: a 25% inflation that the test must see
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    const loaded = await loadSampler('sgld');
+    const cfg = resolveSamplerConfig(loaded, { step_size: eps, steps: 4000, warmup: 200, eval_every: 5 });
+    const run = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 4 }), seed: 11 });
+    const llc = run.columns.llc as Float64Array;
+    const mean = llc.reduce((s, x) => s + x, 0) / llc.length;
+    const truth = quadraticUlaLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma, stepSize: eps });
+    // Analytic MCSE: each coordinate is AR(1) with rho = 1 - eps a / 2, so z^2 has lag
+    // correlation rho^(2h); draws are eval_every steps apart. Var(llc) = (n beta / 2)^2 d 2 s^4.
+    const s2 = 1 / (a * (1 - (eps * a) / 4));
+    const varDraw = (post.nBeta / 2) ** 2 * D * 2 * s2 * s2;
+    const r = (1 - (eps * a) / 2) ** (2 * 5);
+    const mcse = Math.sqrt((varDraw / llc.length) * ((1 + r) / (1 - r)));
+    expect(Math.abs(mean - truth)).toBeLessThan(3 * mcse);
+    const exact = quadraticPosteriorLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma });
+    expect(Math.abs(mean - exact)).toBeGreaterThan(10 * mcse);
+    // The estimator's own MCSE agrees with the analytic one (within 30%).
+    const est = mcseMean(chainsOf(run.columns, 'llc')).value!;
+    expect(est / mcse).toBeGreaterThan(0.7);
+    expect(est / mcse).toBeLessThan(1.3);
+  });
+
+  it('RMSProp-SGLD matches its per-coordinate identity with the realised step sizes', () => {
+    const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
+    const a = post.gamma + post.nBeta;
+    // v settles to E[g^2] = E[x^2] ~ 1/(0.8 a); eps chosen so that eps_i a is about 0.8.
+    const kernel = sgldKernel(post, { stepSize: 0.8 / a / Math.sqrt(a * 0.8) * 1.0, batchSize: 256, precond: 'rmsprop', beta1: 0.9, beta2: 0.999, precondEps: 1e-4, malaEvery: 0 });
+    const chainsN = 4;
+    const burn = 4000;
+    const steps = 14000;
+    const epsMean = new Float64Array(D);
+    const series: Float64Array[] = [];
+    for (let c = 0; c < chainsN; c++) {
+      let state = kernel.init(initialPosition(post, 5, c, 0.01), keyAt(5, Stream.init, c));
+      const ck = keyAt(5, Stream.chain, c);
+      const draws = new Float64Array((steps - burn) / 5);
+      for (let t = 0; t < steps; t++) {
+        state = kernel.step(state, foldIn(ck, t)).state;
+        if (t < burn) continue;
+        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * chainsN);
+        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
+      }
+      series.push(draws);
+    }
+    const all = series.flatMap((s) => Array.from(s));
+    const mean = all.reduce((s, x) => s + x, 0) / all.length;
+    const truth = quadraticPreconditionedUlaLambda({ n: N, beta: post.beta, gamma: post.gamma, stepSizes: epsMean });
+    const mcse = mcseMean(series).value!;
+    // The realised steps really differ from the unpreconditioned one and inflate the variance.
+    expect(Math.max(...epsMean) * a).toBeGreaterThan(0.3);
+    expect(Math.abs(mean - truth)).toBeLessThan(3 * mcse);
+    expect(Math.abs(mean - quadraticPosteriorLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma }))).toBeGreaterThan(3 * mcse);
+  });
+
+  it('calibrated step (default) lands within the target bias of the exact posterior value', async () => {
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    const loaded = await loadSampler('sgld');
+    const cfg = resolveSamplerConfig(loaded, { steps: 3000, eval_every: 5 });
+    const run = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 4 }), seed: 3 });
+    const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
+    const exact = quadraticPosteriorLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma });
+    const llc = chainsOf(run.columns, 'llc');
+    const mean = llc.flatMap((c) => Array.from(c)).reduce((s, x) => s + x, 0) / run.columns.llc!.length;
+    const mcse = mcseMean(llc).value!;
+    // For a Gaussian the rule sets eps a / 4 = target_bias per chain (up to the pilot's noise):
+    // bias between 0 and 2 target_bias, plus 3 MCSE.
+    expect(mean).toBeGreaterThan(exact - 3 * mcse);
+    expect(mean).toBeLessThan(exact * (1 + 2 * 0.03) + 3 * mcse);
+    for (const r of run.results) {
+      const eps = (r.tuned as { step_size: number }).step_size;
+      expect((eps * (post.gamma + post.nBeta)) / 4).toBeGreaterThan(0.01);
+      expect((eps * (post.gamma + post.nBeta)) / 4).toBeLessThan(0.06);
+      expect(r.tune_fge).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('chain runner', () => {
+  it('gives identical traces with 1 and 2 worker threads', async () => {
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    const loaded = await loadSampler('sgld');
+    const cfg = resolveSamplerConfig(loaded, { steps: 300, eval_every: 10, calibration_steps: 40, calibration_rounds: 2 });
+    const one = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 3, threads: 1 }), seed: 9 });
+    const two = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 3, threads: 2 }), seed: 9 });
+    expect(Object.keys(two.columns)).toEqual(Object.keys(one.columns));
+    for (const name of Object.keys(one.columns)) {
+      if (name === 'time_s') continue;
+      expect(Array.from(two.columns[name]!), name).toEqual(Array.from(one.columns[name]!));
+    }
+    expect(two.results.map((r) => r.tuned)).toEqual(one.results.map((r) => r.tuned));
+  }, 60_000);
+
+  it('stops a chain that goes NaN, records why, and lets the others finish', async () => {
+    const base = quadraticLoss(centre, N);
+    const chains = resolveChainSettings({ count: 4, init_noise: 0.01 });
+    const probe = makePosterior({ loss: base, wStar: centre });
+    const offsets = [0, 1, 2, 3].map((c) => initialPosition(probe, 21, c, 0.01)[0]! - centre[0]!);
+    const sorted = [...offsets].sort((x, y) => x - y);
+    const threshold = (sorted[1]! + sorted[2]!) / 2; // two chains start above it
+    // A loss whose gradient is NaN beyond the threshold: those chains fail at their first step.
+    const loss: LossFunction = {
+      dim: D,
+      n: N,
+      loss: (w) => base.loss(w),
+      lossAndGrad(w, g, rows) {
+        const L = base.lossAndGrad(w, g, rows);
+        if (w[0]! - centre[0]! > threshold) g[0] = Number.NaN;
+        return L;
+      },
+    };
+    const post = makePosterior({ loss, wStar: centre });
+    const cfg = resolveSamplerConfig(await loadSampler('sgld'), { step_size: 1e-12, steps: 100, eval_every: 10 });
+    const results = [0, 1, 2, 3].map((chain) => runChain({ posterior: post, def: sgld as never, cfg, chains, seed: 21, chain }));
+    const failed = results.filter((r) => r.failure !== null);
+    const ok = results.filter((r) => r.failure === null);
+    expect(failed.length).toBe(2);
+    expect(ok.length).toBe(2);
+    for (const r of failed) {
+      expect(r.failure!.step).toBe(1);
+      expect(r.failure!.reason).toMatch(/non-finite/);
+      expect(r.columns.llc!.length).toBe(0);
+    }
+    for (const r of ok) expect(r.columns.llc!.length).toBe(5);
+  });
+});
+
+describe('bad input', () => {
+  it('rejects an unknown sampler, listing the valid ones', async () => {
+    await expect(loadSampler('nuts')).rejects.toThrow(UnknownSamplerError);
+    await expect(loadSampler('nuts')).rejects.toThrow(/valid samplers: sgld, rmsprop_sgld, adam_sgld, sgnht/);
+  });
+
+  it('rejects step sizes <= 0 and unknown keys, naming the key', async () => {
+    const loaded = await loadSampler('sgld');
+    expect(() => resolveSamplerConfig(loaded, { step_size: 0 })).toThrow(/step_size: step_size must be > 0/);
+    expect(() => resolveSamplerConfig(loaded, { step_size: -1e-4 })).toThrow(/step_size/);
+    expect(() => resolveSamplerConfig(loaded, { stepsize: 1e-4 })).toThrow(/stepsize/);
+    const rms = await loadSampler('rmsprop_sgld');
+    expect(resolveSamplerConfig(rms, {}).precond).toBe('rmsprop');
+    expect(() => resolveSamplerConfig(rms, { precond: 'adam' })).toThrow(/fixes precond/);
+  });
+
+  it('rejects a burn-in that leaves nothing to record', async () => {
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    const cfg = resolveSamplerConfig(await loadSampler('sgld'), { step_size: 1e-3, steps: 100 });
+    await expect(runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ burn_in: 100 }), seed: 1 })).rejects.toThrow(/burn_in/);
+  });
+});
