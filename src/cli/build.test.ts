@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { loadExperiment } from '../config/experiment.js';
 import { registerBuild } from './build.js';
 
 /** Runs `lambda-hat build ...` in process, capturing what it writes to stdout and stderr. */
@@ -43,6 +45,18 @@ describe('lambda-hat build', () => {
     const again = await run(args);
     expect(again.stdout).toBe(r.stdout);
     expect(again.stderr).toContain(`reused existing target ${id}`);
+  });
+
+  it('builds the target of a one-target experiment file (the smoke file), with its experiment id and a convergence warning', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lh-home-'));
+    const smoke = fileURLToPath(new URL('../../config/smoke.yaml', import.meta.url));
+    const r = await run(['build', '--config', smoke, '--engine', 'ts', '--home', home]);
+    expect(r.error).toBeUndefined();
+    expect(r.stdout.split('\n')[0]).toBe(loadExperiment(smoke).targets[0]!.target_id);
+    // 100 Adam steps do not reach a critical point: the user is told.
+    expect(r.stderr).toMatch(/warning: training ended with gradient norm .* after 100 steps/);
+    const bad = await run(['build', '--config', smoke, '--index', '3', '--home', home]);
+    expect(bad.error?.message).toBe(`--index 3: ${smoke} has targets 0..0`);
   });
 
   it('fails on a misspelt key with the file, the line and the nearest key', async () => {

@@ -55,6 +55,7 @@ describe('building a target', () => {
     expect(typeof m.code_version).toBe('string');
     expect(m.training.steps_run).toBe(150);
     expect(m.training.loss_curve!.step.at(-1)).toBe(150);
+    expect(m.warnings[0]).toMatch(/^training ended with gradient norm .* after 150 steps: w\* is not a critical point/);
     const p = decodeSafetensors(readFileSync(join(r.dir, 'params.safetensors')));
     expect(Object.fromEntries(Object.entries(p.tensors).map(([k, t]) => [k, t.shape]))).toEqual({
       'layers.0.weight': [4, 4], 'layers.0.bias': [4],
@@ -89,6 +90,7 @@ describe('building a target', () => {
     // Loss scale ~1 and 45 parameters: 1e-3 is a gradient norm Adam reaches here in 3000 steps.
     expect(m.training.final_grad_norm).toBeLessThan(1e-3);
     expect(m.L0).toBe(m.training.final_loss);
+    expect(m.warnings).toEqual([]);
   });
 
   it('stops early when the loss has flattened, after the minimum step', async () => {

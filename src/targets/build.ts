@@ -49,6 +49,8 @@ export interface TargetMeta {
     loss_curve?: { step: number[]; loss: number[] };
   };
   files: Record<string, { sha256: string; bytes: number }>;
+  /** Conditions a user should know before trusting an LLC estimated at this w*. */
+  warnings: string[];
 }
 
 export interface BuildProgress extends TrainProgress {
@@ -66,6 +68,17 @@ export interface BuiltTarget {
   target_id: string;
   dir: string;
   reused: boolean;
+  /** meta.json's warnings (also for a reused target). */
+  warnings: string[];
+}
+
+function readWarnings(dir: string): string[] {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as { warnings?: unknown };
+    return Array.isArray(m.warnings) ? m.warnings.map(String) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** True when dir holds a complete target with this id (meta.json parses and names it). */
@@ -94,7 +107,28 @@ function paramsTensors(spec: MlpSpec, theta: Float64Array, dtype: DType): Record
 interface Built {
   params: Uint8Array;
   data: Uint8Array;
-  meta: Omit<TargetMeta, 'files' | 'created_at'>;
+  meta: Omit<TargetMeta, 'files' | 'created_at' | 'warnings'>;
+}
+
+/** Gradient norm above which w* is reported as not a (near-)critical point of L_n. */
+export const GRAD_NORM_WARN = 1e-3;
+
+function warningsOf(meta: Built['meta']): string[] {
+  const w: string[] = [];
+  const t = meta.training;
+  if (t.init === 'random' && t.final_grad_norm > GRAD_NORM_WARN) {
+    w.push(
+      `training ended with gradient norm ${t.final_grad_norm.toExponential(2)} > ${GRAD_NORM_WARN} after ${t.steps_run} steps: ` +
+        'w* is not a critical point of L_n, so the LLC estimate is biased (raise training.steps or lr)',
+    );
+  }
+  if (t.init === 'teacher' && t.final_grad_norm > GRAD_NORM_WARN) {
+    w.push(
+      `w* is the teacher, but the labels are noisy (gradient norm ${t.final_grad_norm.toExponential(2)} at w*): ` +
+        'w* is the population minimum, not a minimum of L_n',
+    );
+  }
+  return w;
 }
 
 function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: BuildOptions): Built {
@@ -184,7 +218,7 @@ function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: Bui
 export async function buildTarget(home: string, config: ResolvedTargetConfig, opts: BuildOptions = {}): Promise<BuiltTarget> {
   const targetId = targetIdOf(config);
   const dir = targetDir(home, targetId);
-  if (isCompleteTarget(dir, targetId)) return { target_id: targetId, dir, reused: true };
+  if (isCompleteTarget(dir, targetId)) return { target_id: targetId, dir, reused: true, warnings: readWarnings(dir) };
   if (existsSync(dir)) {
     const aside = `${dir}.incomplete-${process.pid}-${randomBytes(4).toString('hex')}`;
     renameSync(dir, aside);
@@ -201,9 +235,10 @@ export async function buildTarget(home: string, config: ResolvedTargetConfig, op
         [PARAMS_FILE]: { sha256: sha256Hex(built.params), bytes: built.params.length },
         [DATA_FILE]: { sha256: sha256Hex(built.data), bytes: built.data.length },
       },
+      warnings: warningsOf(built.meta),
     };
     writeJsonAtomic(join(tmp, META_FILE), meta);
   });
   // Another writer finishing first is fine: identical inputs give identical tensors.
-  return { target_id: targetId, dir, reused: !created };
+  return { target_id: targetId, dir, reused: !created, warnings: readWarnings(dir) };
 }
