@@ -1,0 +1,209 @@
+/**
+ * Ground-truth suite: runs a sampler on targets whose learning coefficient is known and
+ * reports lambda-hat, the truth, the relative error and the MCSE per case.
+ *
+ * Cases
+ * - quadratic: L = 0.5 |w - w*|^2. For SGLD at a fixed step the truth is the ULA identity
+ *   (it must match within 3 MCSE: any other value is a bug, not a discretisation error);
+ *   for other samplers the exact posterior value (d/2) (n beta / (n beta + gamma)).
+ * - regular: one linear layer (a DLN with a single layer of full rank): lambda = d/2.
+ * - dln-*: deep linear networks of several widths, depths and ranks at the teacher
+ *   parameter, x ~ N(0, I), noise-free labels: Aoyagi's lambda (posterior/truth.ts).
+ * Targets are built in memory from a seeded teacher (the same construction as
+ * `teacher: {family: dln, rank}` + `training: {init: teacher}`), so the suite needs no store.
+ */
+import { keyAt, normalInto, Stream } from '../rng/index.js';
+import { createModel } from '../engine/index.js';
+import type { LossFunction, NetworkModel } from '../engine/types.js';
+import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
+import { dlnLearningCoefficient, quadraticPosteriorLambda, quadraticUlaLambda } from '../posterior/truth.js';
+import { mcseMean } from '../diagnostics/index.js';
+import { resolveChainSettings } from '../samplers/config.js';
+import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
+import { runChains } from '../samplers/chains.js';
+import type { Posterior } from '../samplers/types.js';
+
+export interface ValidateOptions {
+  sampler: string;
+  /** Sampler overrides (from --set). */
+  overrides?: Record<string, unknown>;
+  quick?: boolean;
+  seed?: number;
+  chains?: number;
+  onCase?: (r: CaseResult) => void;
+}
+
+export interface CaseResult {
+  case: string;
+  kind: 'identity' | 'exact' | 'aoyagi' | 'regular';
+  d: number;
+  n: number;
+  lambda_hat: number;
+  truth: number;
+  rel_error: number;
+  mcse: number | null;
+  /** |error| / MCSE. */
+  z: number | null;
+  /** Pass rule: identities within 3 MCSE; learning coefficients within 10% (+ 3 MCSE slack not granted). */
+  pass: boolean;
+  per_chain: number[];
+  step_sizes: number[];
+  total_fge: number;
+  wall_s: number;
+}
+
+interface DlnCase {
+  name: string;
+  widths: number[];
+  rank: number;
+}
+
+const DLN_CASES: DlnCase[] = [
+  { name: 'regular linear 4->3', widths: [4, 3], rank: 3 },
+  { name: 'dln 3-2-3 r1', widths: [3, 2, 3], rank: 1 },
+  { name: 'dln 5-3-5 r1', widths: [5, 3, 5], rank: 1 },
+  { name: 'dln 4-4-4-4 r2', widths: [4, 4, 4, 4], rank: 2 },
+  { name: 'dln 6-4-3-5 r0', widths: [6, 4, 3, 5], rank: 0 },
+];
+
+/**
+ * A teacher of exact rank r: every layer N(0, 1/fan_in), and the first layer's rows beyond r
+ * set to zero, so the product has rank <= r (= r for generic draws when r <= all widths).
+ */
+function dlnTeacher(widths: number[], rank: number, seed: number): Float64Array {
+  const layers = widths.length - 1;
+  const parts: Float64Array[] = [];
+  for (let k = 0; k < layers; k++) {
+    const fanIn = widths[k]!;
+    const fanOut = widths[k + 1]!;
+    const w = normalInto(keyAt(seed, Stream.teacher, k), new Float64Array(fanOut * fanIn));
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! / Math.sqrt(fanIn);
+    if (k === 0) for (let o = rank; o < fanOut; o++) for (let j = 0; j < fanIn; j++) w[o * fanIn + j] = 0;
+    parts.push(w);
+  }
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number): NetworkModel {
+  const inDim = widths[0]!;
+  const outDim = widths[widths.length - 1]!;
+  const X = normalInto(keyAt(seed, Stream.data), new Float64Array(n * inDim));
+  const spec = { sizes: widths, activation: 'identity' as const, bias: false, layerNorm: false };
+  const probe = createModel({ spec, data: { n, inDim, outDim, X, Y: new Float64Array(n * outDim) }, loss: { kind: 'mse' }, dtype: 'float64' });
+  const Y = probe.predict(wStar, X, n); // noise-free labels
+  probe.dispose();
+  return createModel({ spec, data: { n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype: 'float64' });
+}
+
+async function runCase(
+  name: string,
+  kind: CaseResult['kind'],
+  posterior: Posterior,
+  truth: number,
+  opts: ValidateOptions,
+  cfg: Record<string, unknown>,
+): Promise<CaseResult> {
+  const t0 = performance.now();
+  const run = await runChains({ posterior, sampler: opts.sampler, cfg, chains: resolveChainSettings({ count: opts.chains ?? 4 }), seed: opts.seed ?? 0 });
+  const perChain = run.results.map((r) => Array.from(r.columns.llc as Float64Array));
+  const all = perChain.flat();
+  const mean = all.reduce((s, x) => s + x, 0) / all.length;
+  const mcse = all.length >= 8 ? mcseMean(perChain).value : null;
+  const err = mean - truth;
+  const z = mcse ? Math.abs(err) / mcse : null;
+  const pass = kind === 'identity' || kind === 'exact' ? z !== null && z < 3 : Math.abs(err) / truth < 0.1;
+  return {
+    case: name,
+    kind,
+    d: posterior.dim,
+    n: posterior.n,
+    lambda_hat: mean,
+    truth,
+    rel_error: err / truth,
+    mcse,
+    z,
+    pass,
+    per_chain: perChain.map((c) => c.reduce((s, x) => s + x, 0) / c.length),
+    step_sizes: run.results.map((r) => Number((r.tuned as { step_size?: number }).step_size ?? Number.NaN)),
+    total_fge: run.results.reduce((s, r) => s + r.tune_fge + r.sample_fge, 0),
+    wall_s: (performance.now() - t0) / 1000,
+  };
+}
+
+export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]> {
+  const loaded = await loadSampler(opts.sampler);
+  const quick = opts.quick ?? false;
+  const settings = resolvePosteriorSettings({});
+  const results: CaseResult[] = [];
+  const push = (r: CaseResult): void => {
+    results.push(r);
+    opts.onCase?.(r);
+  };
+
+  // Quadratic identity / exact value.
+  {
+    const d = 20;
+    const n = 10_000;
+    const centre = new Float64Array(d).map((_, i) => Math.sin(i));
+    const posterior = makePosterior({ loss: quadraticLoss(centre, n), wStar: centre, L0: 0 });
+    const isSgld = loaded.def.name === 'sgld' && (loaded.fixed.precond ?? opts.overrides?.precond ?? 'none') === 'none';
+    const a = posterior.gamma + posterior.nBeta;
+    if (isSgld) {
+      const eps = 0.4 / a;
+      const cfg = resolveSamplerConfig(loaded, { ...opts.overrides, step_size: eps, steps: quick ? 2000 : 8000, eval_every: 5 });
+      const truth = quadraticUlaLambda({ d, n, beta: posterior.beta, gamma: posterior.gamma, stepSize: eps });
+      push(await runCase(`quadratic d=${d} (ULA identity, eps a = 0.4)`, 'identity', posterior, truth, opts, cfg));
+    } else {
+      const cfg = resolveSamplerConfig(loaded, { ...opts.overrides });
+      const truth = quadraticPosteriorLambda({ d, n, beta: posterior.beta, gamma: posterior.gamma });
+      push(await runCase(`quadratic d=${d} (exact)`, 'exact', posterior, truth, opts, cfg));
+    }
+  }
+
+  // Regular model and DLNs at the teacher.
+  const n = quick ? 2000 : 10_000;
+  const cases = quick ? DLN_CASES.slice(0, 3) : DLN_CASES;
+  for (const [i, c] of cases.entries()) {
+    const wStar = dlnTeacher(c.widths, c.rank, 100 + i);
+    const model: LossFunction & { dispose(): void } = dlnModel(c.widths, wStar, n, 200 + i);
+    try {
+      const posterior = makePosterior({
+        loss: model,
+        wStar,
+        beta0: settings.beta0,
+        betaMode: settings.beta_mode,
+        gamma: settings.gamma,
+      });
+      const truth = dlnLearningCoefficient(c.widths, c.rank).lambda;
+      const cfg = resolveSamplerConfig(loaded, { ...(quick ? { steps: 4000 } : {}), ...opts.overrides });
+      push(await runCase(c.name, c.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, opts, cfg));
+    } finally {
+      model.dispose();
+    }
+  }
+  return results;
+}
+
+export function formatTable(rows: CaseResult[]): string {
+  const head = ['case', 'd', 'n', 'lambda_hat', 'truth', 'rel_err', 'mcse', 'z', 'pass'];
+  const lines = rows.map((r) => [
+    r.case,
+    String(r.d),
+    String(r.n),
+    r.lambda_hat.toFixed(3),
+    r.truth.toFixed(3),
+    `${(100 * r.rel_error).toFixed(1)}%`,
+    r.mcse === null ? '-' : r.mcse.toFixed(3),
+    r.z === null ? '-' : r.z.toFixed(1),
+    r.pass ? 'ok' : 'FAIL',
+  ]);
+  const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  return [fmt(head), ...lines.map(fmt)].join('\n');
+}
