@@ -7,6 +7,8 @@
 import { deepMerge, isPlainObject, type ConfigPath, type ConfigSource } from './load.js';
 import { loadPreset } from './presets.js';
 import {
+  NOISE_MODELS,
+  X_DISTS,
   dataSection,
   modelSection,
   teacherSection,
@@ -46,7 +48,7 @@ export type ModelConfig = MlpModelConfig | DlnModelConfig | QuadraticModelConfig
 export interface DataConfig {
   n: number;
   /** Absent for the quadratic target, which has no data, only n. */
-  x_dist?: (typeof import('./schema.js').X_DISTS)[number];
+  x_dist?: (typeof X_DISTS)[number];
   cov_decay?: number;
   mixture_k?: number;
   mixture_spread?: number;
@@ -54,7 +56,7 @@ export interface DataConfig {
   x_df?: number;
   uniform_low?: number;
   uniform_high?: number;
-  noise_model?: (typeof import('./schema.js').NOISE_MODELS)[number];
+  noise_model?: (typeof NOISE_MODELS)[number];
   noise_scale?: number;
   hetero_scale?: number;
   noise_df?: number;

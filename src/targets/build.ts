@@ -220,6 +220,8 @@ export async function buildTarget(home: string, config: ResolvedTargetConfig, op
   const dir = targetDir(home, targetId);
   if (isCompleteTarget(dir, targetId)) return { target_id: targetId, dir, reused: true, warnings: readWarnings(dir) };
   if (existsSync(dir)) {
+    // Checked again: a concurrent builder may have just renamed its complete result into place.
+    if (isCompleteTarget(dir, targetId)) return { target_id: targetId, dir, reused: true, warnings: readWarnings(dir) };
     const aside = `${dir}.incomplete-${process.pid}-${randomBytes(4).toString('hex')}`;
     renameSync(dir, aside);
     rmSync(aside, { recursive: true, force: true });
