@@ -152,6 +152,28 @@ describe('building a target', () => {
   });
 });
 
+describe('concurrent builds and other losses', () => {
+  it('two builders of one target: one writes it, the other reuses it, nothing half-written', async () => {
+    const h = home();
+    const cfg = resolveTargetObject(small(77));
+    const [a, b] = await Promise.all([buildTarget(h, cfg, { impl: 'ts' }), buildTarget(h, cfg, { impl: 'ts' })]);
+    expect([a.reused, b.reused].sort()).toEqual([false, true]);
+    expect(readdirSync(join(h, 'targets'))).toEqual([a.target_id]);
+  });
+
+  it('a t_regression target trains with the Student-t loss and openTarget uses it', async () => {
+    const h = home();
+    const r = await buildTask({
+      kind: 'build', home: h,
+      target: small(3, { training: { loss: 't_regression', loss_nu: 3, loss_sigma: 0.5 }, data: { preset: 'small', n: 60, noise_model: 'student_t', student_df: 3 } }),
+    }, { impl: 'ts' });
+    const t = openTarget(h, r.target_id, { impl: 'ts' });
+    expect((t.loss as unknown as { lossSpec: unknown }).lossSpec).toEqual({ kind: 'student_t', nu: 3, sigma: 0.5 });
+    expect(t.meta.config.data).toMatchObject({ noise_model: 'student_t', noise_df: 3 });
+    t.dispose();
+  });
+});
+
 describe('interrupted and incomplete targets', () => {
   it('a build that crashes mid-way leaves no target and no temp directory', async () => {
     const h = home();
