@@ -92,7 +92,8 @@ describe('hmc against exact answers', () => {
     const cfg = hmcConfigSchema.parse({ draws: 3000, warmup: 200 });
     const res = runAll(posterior, cfg, 4, 11);
     const { mean, mcse } = meanAndMcse(res.map((r) => r.columns.llc!));
-    // Measured (seed 11): see the report in the commit message.
+    // Measured (seed 11, 4 x 3000 draws): 4.916 ± 0.039 vs exact 4.9505. Without step-size
+    // jitter the same run gave 4.68 ± 0.04 with per-chain means 4.48-4.95: trajectory resonance.
     console.log(`HMC quadratic: llc ${mean.toFixed(4)} ± ${mcse.toFixed(4)} (exact ${exactLlc.toFixed(4)})`);
     expect(mcse).toBeLessThan(0.05 * exactLlc);
     expect(Math.abs(mean - exactLlc)).toBeLessThan(3 * mcse);
@@ -124,7 +125,6 @@ describe('window adaptation', () => {
     const curvature = Float64Array.from({ length: d }, (_, i) => 10 ** ((4 * i) / (d - 1)));
     const { posterior, variances } = quadraticPosterior({ dim: d, nBeta: 1, gamma: 1e-3, curvature });
     const cfg = hmcConfigSchema.parse({ draws: 300, warmup: 1000, num_integration_steps: 10, step_size: 0.5 });
-    const settings = resolveChainSettings({ count: 2 });
     const preps = [0, 1].map((chain) =>
       hmc.prepare({
         posterior, cfg, chain, key: keyAt(5, 7, chain), init: Float64Array.from(posterior.wStar),
@@ -145,7 +145,8 @@ describe('window adaptation', () => {
       }
       expect(acc / 300).toBeGreaterThan(0.68);
       expect(acc / 300).toBeLessThan(0.95);
-      // The step size is ~2x the smallest scale (0.01) / a few, far below the largest.
+      // With the adapted metric every direction has unit scale, so the step size is O(1) rather
+      // than limited by the smallest posterior scale (0.01).
       expect(p.tuned.step_size as number).toBeGreaterThan(0.1);
     }
     // The chains adapted independently: different step sizes.
@@ -160,7 +161,6 @@ describe('window adaptation', () => {
       expect(ratio).toBeGreaterThan(0.6);
       expect(ratio).toBeLessThan(1.6);
     }
-    void settings;
   });
 
   it('honours adapt_step_size: false (the step size stays as configured)', () => {

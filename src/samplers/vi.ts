@@ -18,6 +18,12 @@
  * Optimiser: Adam, gradient ASCENT on the ELBO. (The Python system descended it - the sign error
  * that produced an LLC of 6.6e13 - and had no entropy term; the tests pin both.)
  *
+ * Caveat (measured): on a singular posterior a Gaussian-family q does not see the singular
+ * geometry. On a 45-parameter tanh MLP at its teacher (n beta = 21.7) mean-field VI gives
+ * ~22 (about d/2) where HMC and MCLMC agree on ~14: at a stationary point of the mean-field ELBO
+ * sum_i E_q[(w_i - mu_i) dU/dw_i] = d, which pins E_q[U] near d/2 wherever U is close to
+ * quadratic over q's support. The VI LLC is exact for Gaussian posteriors only.
+ *
  * Initialisation: means at the chain's initial point (extra components jittered by sigma0),
  * scales sigma0 = init_scale, default 0.1 / sqrt(n beta + gamma), a tenth of the posterior width
  * of a unit-curvature loss, so the optimiser must grow the scales (the entropy term's job).
