@@ -9,18 +9,20 @@
 // operand layouts (X W^T, dY W, dY^T X all become the same loop) and keeps its loads
 // contiguous; zero padding in the packed panels removes tails from the inner loop.
 
-// f64: 4x4 tile = 8 f64x2 accumulators (+2 B vectors, 1 broadcast): fits the 16 xmm registers
-// V8 has on x86-64 without spills. f32: 4x8 tile, 8 f32x4 accumulators.
+// f64: 4x4 tile = 8 f64x2 accumulators + 2 B vectors + the 4 A broadcasts V8 loads up front +
+// 1 product temporary = 15 registers, all V8 leaves us on x86-64 (xmm15 is its scratch); larger
+// tiles, or unrolling k, spill. f32: 4x8 tile, the same register budget with f32x4.
 const MR64: i32 = 4;
 const NR64: i32 = 4;
 const MR32: i32 = 4;
 const NR32: i32 = 8;
-// kc keeps an A micro-panel plus a B micro-panel in L1 (2 x 8 KB for f64, 4 KB + 8 KB for f32);
-// mc keeps the packed A block in L2 (256 KB).
+// kc keeps an A micro-panel plus a B micro-panel in L1 (A is stored pre-broadcast, 16 bytes an
+// element: 16 KB + 8 KB at kc = 256); mc keeps the packed A block (mc x kc x 16 bytes = 256 KB)
+// in L2 while the jr loop sweeps it once per B micro-panel.
 export const KC64: i32 = 256;
-export const MC64: i32 = 128;
+export const MC64: i32 = 64;
 export const KC32: i32 = 256;
-export const MC32: i32 = 256;
+export const MC32: i32 = 64;
 
 export function heapBase(): usize {
   return __heap_base;
@@ -239,7 +241,7 @@ function hsum<T>(v: v128): T {
 @inline
 function gemmDotRows<T>(M: i32, K: i32, A: usize, ars: i32, B: usize, C: usize, ldc: i32, accumulate: i32): void {
   const es = sizeof<T>();
-  const L = <i32>(16 / es);
+  const L: i32 = 16 / <i32>es;
   for (let i = 0; i < M; i++) {
     const a = A + <usize>(i * ars) * es;
     let acc0 = v128.splat<T>(<T>0);
@@ -261,7 +263,7 @@ function gemmDotRows<T>(M: i32, K: i32, A: usize, ars: i32, B: usize, C: usize, 
 @inline
 function gemmAxpyRows<T>(N: i32, K: i32, A: usize, acs: i32, B: usize, brs: i32, C: usize, accumulate: i32): void {
   const es = sizeof<T>();
-  const L = <i32>(16 / es);
+  const L: i32 = 16 / <i32>es;
   if (accumulate == 0) memory.fill(C, 0, <usize>N * es);
   for (let k = 0; k < K; k++) {
     const av = load<T>(A + <usize>(k * acs) * es);
@@ -283,7 +285,7 @@ function gemmAxpyRows<T>(N: i32, K: i32, A: usize, acs: i32, B: usize, brs: i32,
 @inline
 function gemmOuter<T>(M: i32, N: i32, A: usize, ars: i32, B: usize, C: usize, ldc: i32, accumulate: i32): void {
   const es = sizeof<T>();
-  const L = <i32>(16 / es);
+  const L: i32 = 16 / <i32>es;
   for (let i = 0; i < M; i++) {
     const av = load<T>(A + <usize>(i * ars) * es);
     const a = v128.splat<T>(av);
@@ -458,7 +460,7 @@ function gather<T>(X: usize, rows: usize, m: i32, d: i32, dst: usize): void {
 @inline
 function biasAdd<T>(z: usize, bias: usize, m: i32, w: i32): void {
   const es = sizeof<T>();
-  const L = <i32>(16 / es);
+  const L: i32 = 16 / <i32>es;
   for (let i = 0; i < m; i++) {
     const row = z + <usize>(i * w) * es;
     let j = 0;
@@ -484,7 +486,7 @@ function hiddenFwd<T>(z: usize, bias: usize, m: i32, w: i32, act: i32, deriv: us
   const len = m * w;
   if (act == ACT_RELU) {
     // x & (x > 0): the same zero for NaN and -0 as the scalar form x > 0 ? x : 0.
-    const L = <i32>(16 / es);
+    const L: i32 = 16 / <i32>es;
     const zero = v128.splat<T>(<T>0);
     const one = v128.splat<T>(<T>1);
     let i = 0;
@@ -575,7 +577,7 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
   }
   if (act != ACT_IDENTITY) {
     const len = m * w;
-    const L = <i32>(16 / es);
+    const L: i32 = 16 / <i32>es;
     let i = 0;
     for (; i + L <= len; i += L) {
       const o = <usize>i * es;
@@ -592,7 +594,7 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
 @inline
 function colsum<T>(dz: usize, m: i32, w: i32, dst: usize): void {
   const es = sizeof<T>();
-  const L = <i32>(16 / es);
+  const L: i32 = 16 / <i32>es;
   memory.fill(dst, 0, <usize>w * es);
   for (let i = 0; i < m; i++) {
     const row = dz + <usize>(i * w) * es;

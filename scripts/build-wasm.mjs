@@ -33,5 +33,7 @@ for (const v of variants) {
     console.error(`build-wasm: ${v.file} failed: ${error.message}`);
     process.exit(1);
   }
+  const warnings = stderr.toString().trim();
+  if (warnings) console.error(warnings);
   console.log(`build-wasm: wrote ${v.file}`);
 }

@@ -45,7 +45,7 @@ interface Case {
 // Shapes chosen to hit every packing tail and special path of the kernels: widths that are not
 // multiples of the 4 (f64) / 8 (f32) tile, output width 1 (dot-product forward, single-row dW),
 // a batch of one row, input width 1 (rank-1 dH), layers and batches beyond the kc = 256 and
-// mc = 128/256 blocking, and minibatches with repeated rows.
+// mc = 64 blocking, and minibatches with repeated rows.
 const CASES: Case[] = [
   { name: 'odd widths 5-7-3', sizes: [5, 7, 3], n: 13, activation: 'tanh', bias: true, layerNorm: false },
   { name: 'output width 1, n = 1', sizes: [3, 9, 1], n: 1, activation: 'relu', bias: true, layerNorm: false },
