@@ -1,0 +1,158 @@
+/**
+ * The static HTML report: one page, no network, no scripts. Plots are copied next to it as
+ * `plots/<run id>/<name>.svg|png` (one file per plot and run: run ids are content hashes, so
+ * one run's plot never overwrites another's) and linked relatively, so the report directory
+ * can be moved, archived or served as is.
+ *
+ * The workflow calls `writeReport({home, runDirs, outDir, title})` with one invocation's runs;
+ * the CLI picks the runs of an experiment (see collect.ts).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../store/index.js';
+import type { Analysis } from '../analysis/index.js';
+import { readManifest } from '../analysis/run.js';
+import { diagnoseTask } from '../tasks/diagnose.js';
+import { readTargetMeta, targetDirOfRun } from '../plots/target-plots.js';
+import { renderPlot, writePlot } from '../plots/render.js';
+import { comparisonPlotSpecs } from './compare.js';
+import { renderHtml } from './html.js';
+import { truthOf, type Truth } from './truth.js';
+import type { FailedPair } from './collect.js';
+import { CODE_VERSION } from '../version.js';
+
+export interface ReportOptions {
+  /** Store root (for target metadata). */
+  home: string;
+  runDirs: string[];
+  /** Directory to write index.html and plots/ into (created). */
+  outDir: string;
+  title: string;
+  /** Pairs of the invocation that produced no run, listed on the page. */
+  failures?: FailedPair[];
+  /** Experiment config (or anything else) to show under "configs used". */
+  config?: unknown;
+  /** Diagnose runs whose analysis is missing or stale first (default true). */
+  diagnose?: boolean;
+}
+
+export interface ReportRow {
+  run_id: string;
+  run_dir: string;
+  target_id: string | null;
+  sampler: string | null;
+  analysis: Analysis | null;
+  /** Why there is no analysis (diagnose failed), when so. */
+  error: string | null;
+  truth: Truth | null;
+  /** (λ̂ - truth) / truth. */
+  rel_error: number | null;
+  /** Plot files relative to the report dir, by plot name (svg and png). */
+  plots: { name: string; svg: string; png: string }[];
+  manifest: Record<string, unknown> | null;
+  target_config: unknown;
+}
+
+export interface ReportResult {
+  path: string;
+  outDir: string;
+  rows: ReportRow[];
+}
+
+function readAnalysis(runDir: string): Analysis | null {
+  const p = join(runDir, 'analysis.json');
+  if (!existsSync(p)) return null;
+  return JSON.parse(readFileSync(p, 'utf8')) as Analysis;
+}
+
+/** Gathers one run's row: its analysis (diagnosing if needed), truth, and copied plots. */
+async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): Promise<ReportRow> {
+  const runDir = resolve(runDirIn);
+  let manifest: ReturnType<typeof readManifest> | null = null;
+  let error: string | null = null;
+  let analysis: Analysis | null = null;
+  try {
+    manifest = readManifest(runDir);
+    if (opts.diagnose !== false) await diagnoseTask({ kind: 'diagnose', run_dir: runDir });
+    analysis = readAnalysis(runDir);
+    if (analysis === null) error = 'no analysis.json (run `lambda-hat diagnose` on it)';
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  const runId = manifest?.run_id ?? runDir.split('/').pop()!;
+  const targetId = analysis?.target_id ?? manifest?.target_id ?? null;
+  const meta = targetId !== null ? readTargetMeta(targetDirOfRun(runDir, targetId)) : null;
+  const truth = meta !== null && analysis !== null ? truthOf(meta, analysis) : null;
+  const rel =
+    truth !== null && analysis?.llc_mean != null && truth.value !== 0
+      ? (analysis.llc_mean - truth.value) / truth.value
+      : null;
+  const plots: ReportRow['plots'] = [];
+  const src = join(runDir, 'plots');
+  if (analysis !== null && existsSync(src)) {
+    const dest = join(plotsOut, runId);
+    mkdirSync(dest, { recursive: true });
+    const names = analysis.plots
+      .filter((p) => p.endsWith('.svg'))
+      .map((p) => p.slice('plots/'.length, -'.svg'.length));
+    for (const name of names) {
+      const svg = join(src, `${name}.svg`);
+      const png = join(src, `${name}.png`);
+      if (!existsSync(svg) || !existsSync(png)) continue;
+      copyFileSync(svg, join(dest, `${name}.svg`));
+      copyFileSync(png, join(dest, `${name}.png`));
+      plots.push({ name, svg: `plots/${runId}/${name}.svg`, png: `plots/${runId}/${name}.png` });
+    }
+  }
+  return {
+    run_id: runId,
+    run_dir: runDir,
+    target_id: targetId,
+    sampler: analysis?.sampler ?? manifest?.sampler ?? null,
+    analysis,
+    error,
+    truth,
+    rel_error: rel !== null && Number.isFinite(rel) ? rel : null,
+    plots,
+    manifest: manifest?.raw ?? null,
+    target_config: meta?.config ?? null,
+  };
+}
+
+export async function writeReport(opts: ReportOptions): Promise<ReportResult> {
+  const outDir = resolve(opts.outDir);
+  const plotsOut = join(outDir, 'plots');
+  mkdirSync(plotsOut, { recursive: true });
+  const rows: ReportRow[] = [];
+  // Sequential: diagnosing renders plots, which is CPU-bound; the workflow parallelises runs.
+  for (const d of [...new Set(opts.runDirs.map((r) => resolve(r)))]) rows.push(await rowOf(opts, d, plotsOut));
+  rows.sort((a, b) =>
+    (a.target_id ?? '').localeCompare(b.target_id ?? '') ||
+    (a.sampler ?? '').localeCompare(b.sampler ?? '') ||
+    a.run_id.localeCompare(b.run_id),
+  );
+  // Plot folders of runs no longer in this report would be stale gallery entries.
+  const keep = new Set([...rows.map((r) => r.run_id), '_report']);
+  for (const name of readdirSync(plotsOut)) if (!keep.has(name)) rmSync(join(plotsOut, name), { recursive: true, force: true });
+
+  const comparison: { name: string; title: string; svg: string; png: string }[] = [];
+  const reportPlots = join(plotsOut, '_report');
+  rmSync(reportPlots, { recursive: true, force: true });
+  for (const spec of comparisonPlotSpecs(rows)) {
+    const plot = await renderPlot(spec.name, spec.spec);
+    writePlot(reportPlots, plot);
+    comparison.push({ name: spec.name, title: spec.title, svg: `plots/_report/${spec.name}.svg`, png: `plots/_report/${spec.name}.png` });
+  }
+  const html = renderHtml({
+    title: opts.title,
+    rows,
+    comparison,
+    failures: opts.failures ?? [],
+    config: opts.config,
+    generatedAt: new Date().toISOString(),
+    codeVersion: CODE_VERSION,
+  });
+  const path = join(outDir, 'index.html');
+  writeFileAtomic(path, html);
+  return { path, outDir, rows };
+}
