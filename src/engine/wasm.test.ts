@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createModel } from './index.js';
 import type { Activation, LossSpec, MlpSpec, NetworkModel } from './types.js';
+import { instantiateKernels } from './wasm-kernels.js';
 import { WasmModel } from './wasm-model.js';
 
 function rng(seed: number): () => number {
@@ -130,6 +131,36 @@ describe('wasm engine agrees with the TypeScript reference (f64, <= 1e-12)', () 
       ts.dispose();
       wasm.dispose();
     }
+  });
+});
+
+describe('vector tanh kernel', () => {
+  it('matches Math.tanh across magnitudes, signed zeros, saturation and NaN', () => {
+    const k = instantiateKernels('simd');
+    const n = 20001;
+    const x = new Float64Array(n);
+    const rnd = rng(17);
+    for (let i = 0; i < n; i++) x[i] = (i % 2 ? -1 : 1) * Math.exp(30 * rnd()); // 3e-7 .. 3e6
+    x.set([0, -0, 1e-300, -5e-324, 0.34657359027997264, 19.9, 20.1, -700, NaN, Infinity, -Infinity]);
+    const p = 65536;
+    const deriv = p + n * 8;
+    k.memory.grow(Math.ceil((deriv + n * 8) / 65536));
+    new Float64Array(k.memory.buffer, p, n).set(x);
+    k.hidden_fwd_f64(p, 0, 1, n, 2, deriv, 0, 0);
+    const t = new Float64Array(k.memory.buffer, p, n);
+    const d = new Float64Array(k.memory.buffer, deriv, n);
+    let maxRel = 0;
+    for (let i = 0; i < n; i++) {
+      const want = Math.tanh(x[i]!);
+      if (Number.isNaN(want)) {
+        expect(t[i]).toBeNaN();
+        continue;
+      }
+      expect(Object.is(t[i], want) || want !== 0).toBe(true); // keeps the sign of zero
+      if (want !== 0) maxRel = Math.max(maxRel, Math.abs(t[i]! - want) / Math.abs(want));
+      expect(Math.abs(d[i]! - (1 - want * want))).toBeLessThan(1e-15);
+    }
+    expect(maxRel).toBeLessThan(2e-15);
   });
 });
 
