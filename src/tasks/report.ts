@@ -19,6 +19,8 @@ export interface ReportSpec {
   out_dir?: string;
   title?: string;
   failures?: FailedPair[];
+  /** The experiment config, shown under "configs used". */
+  config?: unknown;
 }
 
 export interface ReportTaskResult {
@@ -57,6 +59,7 @@ export async function reportTask(spec: ReportSpec): Promise<ReportTaskResult> {
     outDir,
     title: spec.title ?? `lambda-hat report: ${sel.experiment ?? spec.experiment ?? sel.label}`,
     failures: [...sel.failures, ...(spec.run_dirs !== undefined ? [] : spec.failures ?? [])],
+    ...(spec.config !== undefined ? { config: spec.config } : {}),
   });
   return {
     path: res.path,
