@@ -21,6 +21,11 @@ export interface NodeEntry {
 
 export function taskEntry(name: 'child' | 'thread-worker'): NodeEntry {
   const fromSource = import.meta.url.endsWith('.ts');
+  if (fromSource && name === 'thread-worker') {
+    // Worker threads from source: a JS bootstrap registers tsx before loading the .ts worker.
+    const file = fileURLToPath(new URL('../tasks/thread-worker-tsx.mjs', import.meta.url));
+    return { node: process.execPath, execArgv: [], file, fromSource };
+  }
   const file = fileURLToPath(new URL(`../tasks/${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   const execArgv = fromSource
     ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]

@@ -67,6 +67,7 @@ export class ProcessExecutor implements Executor {
     writeJsonAtomic(files.spec, req.spec);
     const outFd = openSync(files.out, 'a');
     const errFd = openSync(files.err, 'a');
+    req.onStart?.();
     const t0 = performance.now();
     const script = `${this.opts.workerInit ?? ''}\nexec "$@"`;
     let child: ChildProcess;

@@ -171,6 +171,7 @@ export class SlurmExecutor implements Executor {
         entry: this.entry,
       }),
     );
+    req.onStart?.();
     const t0 = performance.now();
     let id: string;
     try {

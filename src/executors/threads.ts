@@ -9,11 +9,11 @@
  *     crash that takes down the process takes down every task.
  * Use the process executor for isolation; this one for many tiny tasks.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import type { ThreadTaskMessage } from '../tasks/thread-worker.js';
 import type { WorkerReply } from '../tasks/run.js';
-import { cancelledOutcome, replyOutcome, taskFiles } from './common.js';
+import { cancelledOutcome, replyOutcome, Slots, taskFiles } from './common.js';
 import { taskEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 import { errorMessage } from './types.js';
@@ -54,9 +54,12 @@ export class ThreadExecutor implements Executor {
   private readonly pool: Piscina;
   private readonly controllers = new Set<AbortController>();
   private cancelled = false;
+  /** Our own queue in front of piscina's, so a task "starts" when a thread really takes it. */
+  private readonly slots: Slots;
 
   constructor(private readonly opts: ThreadExecutorOptions) {
     this.maxWorkers = opts.maxWorkers;
+    this.slots = new Slots(opts.maxWorkers);
     const entry = taskEntry('thread-worker');
     const env = { ...(opts.env ?? process.env), ...exportsOf(opts.workerInit ?? '') };
     mkdirSync(opts.dirs.tasksDir, { recursive: true });
@@ -75,12 +78,27 @@ export class ThreadExecutor implements Executor {
 
   async run(req: TaskRequest): Promise<TaskOutcome> {
     if (this.cancelled) return cancelledOutcome();
+    let release: () => void;
+    try {
+      release = await this.slots.acquire();
+    } catch {
+      return cancelledOutcome();
+    }
+    try {
+      if (this.cancelled) return cancelledOutcome();
+      return await this.runNow(req);
+    } finally {
+      release();
+    }
+  }
+
+  private async runNow(req: TaskRequest): Promise<TaskOutcome> {
     const files = taskFiles(this.opts.dirs, req.key);
     const msg: ThreadTaskMessage = { spec: req.spec, outPath: files.out, errPath: files.err };
     const ac = new AbortController();
     this.controllers.add(ac);
+    req.onStart?.();
     const t0 = performance.now();
-    rmSync(files.result, { force: true });
     try {
       const reply = (await this.pool.run(msg, { signal: ac.signal })) as WorkerReply;
       return replyOutcome(reply, (performance.now() - t0) / 1000, { log_path: files.err });
@@ -102,6 +120,7 @@ export class ThreadExecutor implements Executor {
 
   async cancel(): Promise<void> {
     this.cancelled = true;
+    this.slots.close();
     for (const ac of this.controllers) ac.abort();
     await this.pool.destroy();
   }

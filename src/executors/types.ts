@@ -43,6 +43,8 @@ export interface TaskRequest {
   /** Unique within an invocation and filesystem-safe: names the task's spec, result and logs. */
   key: string;
   spec: AnyTaskSpec;
+  /** Called when the task leaves the queue: a worker starts it, or its job is submitted. */
+  onStart?: () => void;
 }
 
 export interface Executor {

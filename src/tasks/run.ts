@@ -30,19 +30,24 @@ export interface ReportTaskSpec {
 
 export type AnyTaskSpec = TaskSpec | ModuleTaskSpec | ReportTaskSpec;
 
-type StageFn = (spec: never) => unknown;
+export type StageFn = (spec: never) => unknown;
+export type StageName = 'build' | 'sample' | 'diagnose' | 'report';
+/** Stage functions already loaded by the caller (the thread worker loads them statically). */
+export type StageTable = Partial<Record<StageName, StageFn>>;
 
 /** Imports a sibling stage module by name; a missing module is a clear error, not a crash. */
 async function stage(file: string, exportName: string): Promise<StageFn> {
   // A computed specifier: the stage modules are written by other parts of the project, and the
   // dispatcher must compile (and run synthetic tasks) before and after they exist.
-  const url = new URL(`./${file}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  // A relative .js specifier, as a static import would say: from source, tsx maps it to the .ts
+  // file (it maps relative specifiers only; an absolute .ts URL fails inside worker threads).
+  const url = new URL(`./${file}.js`, import.meta.url);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(url.href)) as Record<string, unknown>;
+    mod = (await import(`./${file}.js`)) as Record<string, unknown>;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(file)) {
-      throw new Error(`task stage ${file} is not available in this build (${url.pathname} is missing)`);
+      throw new Error(`task stage ${file} is not available in this build (${url.pathname} is missing): ${String(err)}`);
     }
     throw err;
   }
@@ -51,16 +56,20 @@ async function stage(file: string, exportName: string): Promise<StageFn> {
   return fn as StageFn;
 }
 
-export async function runTask(spec: AnyTaskSpec): Promise<unknown> {
+const EXPORTS: Record<StageName, string> = {
+  build: 'buildTask',
+  sample: 'sampleTask',
+  diagnose: 'diagnoseTask',
+  report: 'reportTask',
+};
+
+export async function runTask(spec: AnyTaskSpec, stages: StageTable = {}): Promise<unknown> {
   switch (spec.kind) {
     case 'build':
-      return (await stage('build', 'buildTask'))(spec as never);
     case 'sample':
-      return (await stage('sample', 'sampleTask'))(spec as never);
     case 'diagnose':
-      return (await stage('diagnose', 'diagnoseTask'))(spec as never);
     case 'report':
-      return (await stage('report', 'reportTask'))(spec as never);
+      return (stages[spec.kind] ?? (await stage(spec.kind, EXPORTS[spec.kind])))(spec as never);
     case 'module': {
       if (!isAbsolute(spec.module)) throw new Error(`module task: '${spec.module}' must be an absolute path`);
       const mod = (await import(pathToFileURL(spec.module).href)) as Record<string, unknown>;
@@ -81,10 +90,10 @@ export type WorkerReply =
   | { ok: true; result: unknown; walltime_s: number }
   | { ok: false; error: { kind: 'task_error'; message: string; stack?: string }; walltime_s: number };
 
-export async function runTaskReply(spec: AnyTaskSpec): Promise<WorkerReply> {
+export async function runTaskReply(spec: AnyTaskSpec, stages: StageTable = {}): Promise<WorkerReply> {
   const t0 = performance.now();
   try {
-    const result = await runTask(spec);
+    const result = await runTask(spec, stages);
     // Round-trip through JSON so every executor hands back exactly the same value.
     return { ok: true, result: JSON.parse(JSON.stringify(result ?? null)) as unknown, walltime_s: (performance.now() - t0) / 1000 };
   } catch (err) {

@@ -21,6 +21,11 @@ export interface GraphNode {
   spec: (deps: ReadonlyMap<string, unknown>) => AnyTaskSpec;
   /** Runs even when some dependencies failed (e.g. the report over whatever succeeded). */
   runDespiteFailedDeps?: boolean;
+  /**
+   * The task's result when its artifact is already complete (content addressing), so nothing
+   * needs to run; undefined (or a throw) means run it.
+   */
+  reuse?: (spec: AnyTaskSpec) => Promise<unknown>;
 }
 
 export type NodeStatus = 'done' | 'failed' | 'dependency_failed' | 'cancelled';
@@ -36,6 +41,8 @@ export interface NodeOutcome {
   root_cause?: { node: string; error: TaskError };
   attempts: number;
   walltime_s: number;
+  /** True when the result came from the store without running the task. */
+  cached?: boolean;
   log_path?: string;
   job_id?: string;
 }
@@ -135,6 +142,19 @@ export async function runGraph(
       emit({ type: 'finished', node, outcome });
       return outcome;
     }
+    if (node.reuse && !opts.signal?.aborted) {
+      let hit: unknown;
+      try {
+        hit = await node.reuse(spec);
+      } catch {
+        hit = undefined; // the task will find out for itself
+      }
+      if (hit !== undefined) {
+        const outcome: NodeOutcome = { ...base, status: 'done', result: hit, attempts: 0, walltime_s: 0, cached: true };
+        emit({ type: 'finished', node, outcome });
+        return outcome;
+      }
+    }
     let walltime = 0;
     let last: TaskError | undefined;
     for (let attempt = 1; attempt <= opts.retries + 1; attempt++) {
@@ -143,10 +163,9 @@ export async function runGraph(
         emit({ type: 'finished', node, outcome });
         return outcome;
       }
-      emit({ type: 'started', node, attempt });
       // Each attempt has its own spec/result/log files: a retry never reads a stale result.
       const key = attempt === 1 ? node.id : `${node.id}.retry${attempt - 1}`;
-      const out = await executor.run({ key, spec });
+      const out = await executor.run({ key, spec, onStart: () => emit({ type: 'started', node, attempt }) });
       walltime += out.walltime_s;
       if (out.ok) {
         const outcome: NodeOutcome = {

@@ -4,7 +4,8 @@
  * Specs carry only paths, ids and config: tasks load their inputs from the store.
  */
 import type { LoadedExperiment } from '../config/experiment.js';
-import type { BuildTaskResult, SampleTaskResult } from '../tasks/types.js';
+import type { BuildTaskResult, BuildTaskSpec, DiagnoseTaskSpec, SampleTaskResult, SampleTaskSpec } from '../tasks/types.js';
+import { reusedBuild, reusedDiagnosis, reusedSample } from './reuse.js';
 import type { GraphNode } from './graph.js';
 
 export interface PlannedPair {
@@ -27,7 +28,12 @@ function safe(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]+/g, '_');
 }
 
-export function planWorkflow(exp: LoadedExperiment, home: string, opts: { promote?: boolean } = {}): WorkflowPlan {
+export function planWorkflow(
+  exp: LoadedExperiment,
+  home: string,
+  opts: { promote?: boolean; reuse?: boolean } = {},
+): WorkflowPlan {
+  const reuse = opts.reuse ?? true;
   const nodes: GraphNode[] = [];
   const pairs: PlannedPair[] = [];
   for (const t of exp.targets) {
@@ -38,6 +44,7 @@ export function planWorkflow(exp: LoadedExperiment, home: string, opts: { promot
       label: `build ${t.target_id}`,
       deps: [],
       spec: () => ({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> }),
+      ...(reuse ? { reuse: (spec) => reusedBuild(spec as BuildTaskSpec, t.target_id) } : {}),
     });
     exp.samplers.forEach((s, j) => {
       const sampleId = `sample-t${t.index}-s${j}-${safe(s.name)}`;
@@ -62,6 +69,7 @@ export function planWorkflow(exp: LoadedExperiment, home: string, opts: { promot
             ...(t.chains ? { target_chains: t.chains as Record<string, unknown> } : {}),
           };
         },
+        ...(reuse ? { reuse: (spec) => reusedSample(spec as SampleTaskSpec) } : {}),
       });
       nodes.push({
         id: diagnoseId,
@@ -73,6 +81,7 @@ export function planWorkflow(exp: LoadedExperiment, home: string, opts: { promot
           if (!run?.dir) throw new Error(`sample task ${sampleId} returned no run dir`);
           return { kind: 'diagnose', run_dir: run.dir };
         },
+        ...(reuse ? { reuse: (spec) => reusedDiagnosis(spec as DiagnoseTaskSpec) } : {}),
       });
       pairs.push({
         target_index: t.index, target_id: t.target_id, sampler: s.name, sampler_index: j,

@@ -30,7 +30,7 @@ const STAGES: Stage[] = ['build', 'sample', 'diagnose', 'report'];
 function outcomeNote(o: NodeOutcome): string {
   const t = o.walltime_s > 0 ? ` [${o.walltime_s.toFixed(1)}s]` : '';
   const r = o.result as { reused?: boolean } | null | undefined;
-  const reused = r && typeof r === 'object' && r.reused ? ' (reused)' : '';
+  const reused = o.cached ? ' (reused, not run)' : r && typeof r === 'object' && r.reused ? ' (reused)' : '';
   const tries = o.attempts > 1 ? ` after ${o.attempts} attempts` : '';
   return `${t}${reused}${tries}`;
 }
