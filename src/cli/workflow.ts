@@ -107,6 +107,8 @@ export async function workflowLlc(o: LlcOptions): Promise<number> {
     const skipped = r.failed.filter((f) => f.status === 'dependency_failed');
     if (skipped.length > 0) process.stdout.write(`not run (dependency failed): ${skipped.map((s) => s.id).join(', ')}\n`);
     process.stdout.write(`\nrun dir: ${r.runDir}\nresults: ${r.files.csv}\n`);
+    const report = r.outcomes.get('report');
+    if (report?.status === 'done') process.stdout.write(`report: ${(report.result as { path?: string }).path}\n`);
     if (r.cancelled) {
       process.stderr.write('lambda-hat workflow: interrupted; rerun the same command to complete only what is missing\n');
       return 130;

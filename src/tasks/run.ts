@@ -9,6 +9,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TaskSpec } from './types.js';
+import type { ReportSpec } from './report.js';
 
 /**
  * A task defined by an exported function of a module (absolute path): used by the tests to
@@ -21,12 +22,8 @@ export interface ModuleTaskSpec {
   args?: unknown[];
 }
 
-/** `--promote`: regenerate the static HTML report after the workflow's runs are diagnosed. */
-export interface ReportTaskSpec {
-  kind: 'report';
-  home: string;
-  experiment?: string;
-}
+/** `--promote`: the HTML report of the invocation's runs (src/tasks/report.ts). */
+export type ReportTaskSpec = ReportSpec;
 
 export type AnyTaskSpec = TaskSpec | ModuleTaskSpec | ReportTaskSpec;
 

@@ -17,8 +17,8 @@ export interface GraphNode {
   /** Human label for progress lines and tables. */
   label: string;
   deps: string[];
-  /** The spec to run, from the results of the dependencies (by node id). */
-  spec: (deps: ReadonlyMap<string, unknown>) => AnyTaskSpec;
+  /** The spec to run, from the results of the dependencies (by node id; their full outcomes too). */
+  spec: (deps: ReadonlyMap<string, unknown>, outcomes: ReadonlyMap<string, NodeOutcome>) => AnyTaskSpec;
   /** Runs even when some dependencies failed (e.g. the report over whatever succeeded). */
   runDespiteFailedDeps?: boolean;
   /**
@@ -133,7 +133,7 @@ export async function runGraph(
     const depResults = new Map(deps.map((d) => [d.id, d.result]));
     let spec: AnyTaskSpec;
     try {
-      spec = node.spec(depResults);
+      spec = node.spec(depResults, new Map(deps.map((d) => [d.id, d])));
     } catch (err) {
       const outcome: NodeOutcome = {
         ...base, status: 'failed', attempts: 0, walltime_s: 0,

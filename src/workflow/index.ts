@@ -83,7 +83,7 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
   const dirs = { tasksDir: join(runDir, 'tasks'), logsDir: join(runDir, 'logs') };
   mkdirSync(dirs.tasksDir, { recursive: true });
   mkdirSync(dirs.logsDir, { recursive: true });
-  const plan = planWorkflow(opts.experiment, opts.home, { promote: opts.promote ?? false });
+  const plan = planWorkflow(opts.experiment, opts.home, { promote: opts.promote ?? false, invocationDir: runDir });
   writeJsonAtomic(join(runDir, 'workflow.json'), {
     experiment: opts.experiment.experiment,
     home: opts.home,

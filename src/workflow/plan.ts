@@ -4,7 +4,10 @@
  * Specs carry only paths, ids and config: tasks load their inputs from the store.
  */
 import type { LoadedExperiment } from '../config/experiment.js';
-import type { BuildTaskResult, BuildTaskSpec, DiagnoseTaskSpec, SampleTaskResult, SampleTaskSpec } from '../tasks/types.js';
+import type { FailedPair } from '../report/collect.js';
+import type {
+  BuildTaskResult, BuildTaskSpec, DiagnoseTaskResult, DiagnoseTaskSpec, SampleTaskResult, SampleTaskSpec,
+} from '../tasks/types.js';
 import { reusedBuild, reusedDiagnosis, reusedSample } from './reuse.js';
 import type { GraphNode } from './graph.js';
 
@@ -31,7 +34,7 @@ function safe(s: string): string {
 export function planWorkflow(
   exp: LoadedExperiment,
   home: string,
-  opts: { promote?: boolean; reuse?: boolean } = {},
+  opts: { promote?: boolean; reuse?: boolean; invocationDir?: string } = {},
 ): WorkflowPlan {
   const reuse = opts.reuse ?? true;
   const nodes: GraphNode[] = [];
@@ -97,7 +100,33 @@ export function planWorkflow(
       deps: pairs.map((p) => p.diagnose),
       // The report shows what succeeded and lists what did not.
       runDespiteFailedDeps: true,
-      spec: () => ({ kind: 'report', home, experiment: exp.experiment }),
+      spec: (_deps, outcomes) => {
+        const runDirs: string[] = [];
+        const failures: FailedPair[] = [];
+        for (const p of pairs) {
+          const o = outcomes.get(p.diagnose)!;
+          const r = o.result as DiagnoseTaskResult | undefined;
+          if (o.status === 'done' && r?.run_dir) runDirs.push(r.run_dir);
+          else {
+            const e = o.root_cause?.error ?? o.error;
+            failures.push({
+              target: p.target_id,
+              sampler: p.sampler,
+              status: o.status,
+              error: `${o.root_cause?.node ?? o.id}: ${e?.kind ?? 'failed'}: ${e?.message ?? ''}`,
+            });
+          }
+        }
+        return {
+          kind: 'report',
+          home,
+          experiment: exp.experiment,
+          run_dirs: runDirs,
+          failures,
+          ...(opts.invocationDir ? { invocation_dir: opts.invocationDir } : {}),
+          config: { experiment: exp.experiment, dtype: exp.dtype, targets: exp.targets.map((t) => t.config), samplers: exp.samplers },
+        };
+      },
     });
   }
   return { nodes, pairs };
