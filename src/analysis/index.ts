@@ -285,7 +285,7 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
   if (anyDivCol && divergences > 0) {
     const total = nChains * draws;
     warnings.push(
-      `${divergences} divergent transitions (${fmt((100 * divergences) / Math.max(1, total), 3)}% of kept draws): ` +
+      `${divergences} divergent transition${divergences === 1 ? '' : 's'} (${fmt((100 * divergences) / Math.max(1, total), 3)}% of kept draws): ` +
         'the sampler cannot follow the posterior; lower the step size',
     );
   }

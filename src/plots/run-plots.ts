@@ -351,6 +351,19 @@ function energySpec(kept: KeptDraws): VlSpec | null {
   };
 }
 
+/** Captions of the plot files a run can have (run plots and target plots), for galleries. */
+export const PLOT_TITLES: Readonly<Record<string, string>> = {
+  trace_llc: 'Trace of λ̂ draws (llc) per chain',
+  trace_Ln: 'Trace of L_n per chain',
+  rank: 'Rank plot',
+  running_llc_fge: 'Running λ̂ vs work (FGE), ±1.96 MCSE',
+  running_llc_time: 'Running λ̂ vs wall time, ±1.96 MCSE',
+  wnv: 'Work-normalised variance',
+  energy: 'HMC energy',
+  target_loss: 'Target training loss',
+  target_predictions: 'Student vs teacher predictions',
+};
+
 /** All plots of a run that its traces support. */
 export function runPlotSpecs(run: LoadedRun, kept: KeptDraws): PlotSpec[] {
   const label = `${run.manifest.sampler ?? 'run'} · ${run.manifest.run_id}`;

@@ -15,6 +15,7 @@ import { readManifest } from '../analysis/run.js';
 import { diagnoseTask } from '../tasks/diagnose.js';
 import { readTargetMeta, targetDirOfRun } from '../plots/target-plots.js';
 import { renderPlot, writePlot } from '../plots/render.js';
+import { PLOT_TITLES } from '../plots/run-plots.js';
 import { comparisonPlotSpecs } from './compare.js';
 import { renderHtml } from './html.js';
 import { truthOf, type Truth } from './truth.js';
@@ -48,7 +49,7 @@ export interface ReportRow {
   /** (λ̂ - truth) / truth. */
   rel_error: number | null;
   /** Plot files relative to the report dir, by plot name (svg and png). */
-  plots: { name: string; svg: string; png: string }[];
+  plots: { name: string; title: string; svg: string; png: string }[];
   manifest: Record<string, unknown> | null;
   target_config: unknown;
 }
@@ -101,7 +102,7 @@ async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): P
       if (!existsSync(svg) || !existsSync(png)) continue;
       copyFileSync(svg, join(dest, `${name}.svg`));
       copyFileSync(png, join(dest, `${name}.png`));
-      plots.push({ name, svg: `plots/${runId}/${name}.svg`, png: `plots/${runId}/${name}.png` });
+      plots.push({ name, title: PLOT_TITLES[name] ?? name, svg: `plots/${runId}/${name}.svg`, png: `plots/${runId}/${name}.png` });
     }
   }
   return {
