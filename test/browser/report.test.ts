@@ -26,6 +26,7 @@ let outDir: string;
 let report: ReportResult;
 let runDirs: string[];
 let context: BrowserContext;
+let profileDir: string;
 let page: Page;
 const consoleErrors: string[] = [];
 const foreignRequests: string[] = [];
@@ -66,7 +67,9 @@ beforeAll(async () => {
   outDir = join(home, 'report');
   report = await writeReport({ home, runDirs, outDir, title: 'Browser test report', config: { experiment: 'browser-test' } });
 
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'lh-chromium-profile-')), {
+  // A fresh profile per run (the --user-data-dir of the flags), removed afterwards.
+  profileDir = mkdtempSync(join(tmpdir(), 'lh-chromium-profile-'));
+  context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: FLAGS,
@@ -85,6 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
