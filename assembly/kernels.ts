@@ -708,12 +708,12 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
   }
 }
 
-/** dst[j] = sum_i dz[i, j] (the bias gradient). */
+/** dst[j] (+)= sum_i dz[i, j] (the bias gradient); accumulate = 0 overwrites dst. */
 @inline
-function colsum<T>(dz: usize, m: i32, w: i32, dst: usize): void {
+function colsum<T>(dz: usize, m: i32, w: i32, dst: usize, accumulate: i32): void {
   const es = sizeof<T>();
   const L: i32 = 16 / <i32>es;
-  memory.fill(dst, 0, <usize>w * es);
+  if (accumulate == 0) memory.fill(dst, 0, <usize>w * es);
   for (let i = 0; i < m; i++) {
     const row = dz + <usize>(i * w) * es;
     let j = 0;
@@ -729,14 +729,16 @@ function colsum<T>(dz: usize, m: i32, w: i32, dst: usize): void {
 }
 
 /**
- * Mean loss over m rows x q outputs of the network output against Y (rows = 0: Y row i, else
- * Y row rows[i]). kind 0 = mse, 1 = student-t. When dOut != 0 writes dL/dOut. Accumulates in
- * f64 in both precisions.
+ * Loss of m rows x q outputs of the network output against Y (rows = 0: Y row i, else Y row
+ * rows[i]), summed and divided by cnt, the number of terms in the whole batch (the host runs a
+ * batch in row chunks and adds the chunks' values). kind 0 = mse, 1 = student-t. When dOut != 0
+ * writes dL/dOut. Accumulates in f64 in both precisions.
  */
 @inline
-function lossOut<T>(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
+function lossOut<T>(
+  out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize, cnt: f64,
+): f64 {
   const es = sizeof<T>();
-  const cnt = <f64>m * <f64>q;
   const s2 = nu * sigma * sigma;
   let total: f64 = 0;
   for (let i = 0; i < m; i++) {
@@ -774,11 +776,15 @@ export function hidden_bwd_f64(dh: usize, h: usize, d: usize, rstd: usize, m: i3
 export function hidden_bwd_f32(dh: usize, h: usize, d: usize, rstd: usize, m: i32, w: i32, ln: i32, act: i32): void {
   hiddenBwd<f32>(dh, h, d, rstd, m, w, ln, act);
 }
-export function colsum_f64(dz: usize, m: i32, w: i32, dst: usize): void { colsum<f64>(dz, m, w, dst); }
-export function colsum_f32(dz: usize, m: i32, w: i32, dst: usize): void { colsum<f32>(dz, m, w, dst); }
-export function loss_f64(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
-  return lossOut<f64>(out, Y, rows, m, q, kind, nu, sigma, dOut);
+export function colsum_f64(dz: usize, m: i32, w: i32, dst: usize, acc: i32): void { colsum<f64>(dz, m, w, dst, acc); }
+export function colsum_f32(dz: usize, m: i32, w: i32, dst: usize, acc: i32): void { colsum<f32>(dz, m, w, dst, acc); }
+export function loss_f64(
+  out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize, cnt: f64,
+): f64 {
+  return lossOut<f64>(out, Y, rows, m, q, kind, nu, sigma, dOut, cnt);
 }
-export function loss_f32(out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize): f64 {
-  return lossOut<f32>(out, Y, rows, m, q, kind, nu, sigma, dOut);
+export function loss_f32(
+  out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize, cnt: f64,
+): f64 {
+  return lossOut<f32>(out, Y, rows, m, q, kind, nu, sigma, dOut, cnt);
 }

@@ -46,9 +46,10 @@ export type GatherFn = (X: number, rows: number, m: number, d: number, dst: numb
 export type BiasAddFn = (z: number, b: number, m: number, w: number) => void;
 export type HiddenFwdFn = (z: number, b: number, m: number, w: number, act: number, d: number, ln: number, rstd: number) => void;
 export type HiddenBwdFn = (dh: number, h: number, d: number, rstd: number, m: number, w: number, ln: number, act: number) => void;
-export type ColsumFn = (dz: number, m: number, w: number, dst: number) => void;
+export type ColsumFn = (dz: number, m: number, w: number, dst: number, accumulate: number) => void;
 export type LossFn = (
   out: number, Y: number, rows: number, m: number, q: number, kind: number, nu: number, sigma: number, dOut: number,
+  cnt: number,
 ) => number;
 
 export type KernelVariant = 'simd' | 'relaxed';

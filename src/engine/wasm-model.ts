@@ -1,6 +1,9 @@
 // The wasm engine: the same network as ts-model.ts, with every O(rows * width) and GEMM step
-// inside the AssemblyScript kernels. This class only lays out one linear memory per model
-// (sized once, for a batch of all n rows, so no call ever grows it) and sequences the kernels.
+// inside the AssemblyScript kernels. This class only lays out one linear memory per model and
+// sequences the kernels. A batch runs in chunks of at most CHUNK rows: every term of the loss
+// and gradient is a sum over rows, so chunk results add up exactly, and the activation buffers
+// then cost O(CHUNK * width) instead of O(n * width) (about 1 GB at n = 1e5 on a 256-wide
+// f64 network). Memory is sized once at creation, so no call ever grows it.
 import {
   checkGrad,
   checkPredictInput,
@@ -27,6 +30,8 @@ import type { CreateModelOptions, DType, LossSpec, MlpSpec, NetworkModel } from 
 
 const PAGE = 65536;
 const ALIGN = 64;
+/** Rows per chunk: large enough that the GEMMs run at full speed, small enough to stay in L3. */
+const CHUNK = 1024;
 
 /** Everything that keeps the Instance (and so its Memory) reachable; dispose drops it. */
 interface Runtime {
@@ -54,6 +59,8 @@ export class WasmModel implements NetworkModel {
   readonly n: number;
   /** Which kernel build runs this model ('relaxed' uses fused multiply-add). */
   readonly variant: KernelVariant;
+  /** Rows the activation buffers hold: min(n, CHUNK). */
+  private readonly cap: number;
 
   private rt: Runtime | null;
   private readonly layers: LayerLayout[];
@@ -123,6 +130,8 @@ export class WasmModel implements NetworkModel {
         };
 
     const n = this.n;
+    const cap = Math.min(n, CHUNK);
+    this.cap = cap;
     let top = Math.ceil(k.heapBase() / ALIGN) * ALIGN;
     const alloc = (bytes: number): number => {
       const p = top;
@@ -134,19 +143,19 @@ export class WasmModel implements NetworkModel {
     this.pX = alloc(n * this.inDim * es);
     this.pY = alloc(n * this.outDim * es);
     this.pRows = alloc(n * 4);
-    this.pH0 = alloc(n * this.inDim * es);
+    this.pH0 = alloc(cap * this.inDim * es);
     this.pH = [];
     this.pD = [];
     this.pRstd = [];
     for (let l = 1; l + 1 < sizes.length; l++) {
-      this.pH.push(alloc(n * sizes[l]! * es));
-      this.pD.push(alloc(n * sizes[l]! * es));
-      this.pRstd.push(alloc(n * es));
+      this.pH.push(alloc(cap * sizes[l]! * es));
+      this.pD.push(alloc(cap * sizes[l]! * es));
+      this.pRstd.push(alloc(cap * es));
     }
-    this.pOut = alloc(n * this.outDim * es);
+    this.pOut = alloc(cap * this.outDim * es);
     const maxW = Math.max(...sizes);
-    this.pDA = alloc(n * maxW * es);
-    this.pDB = alloc(n * maxW * es);
+    this.pDA = alloc(cap * maxW * es);
+    this.pDB = alloc(cap * maxW * es);
     this.pWork = alloc(k.packBytes(maxW, single ? 1 : 0));
 
     const mem = k.memory;
@@ -169,8 +178,8 @@ export class WasmModel implements NetworkModel {
       thetaView: new View(buf, this.pP, this.dim),
       gradView: new View(buf, this.pG, this.dim),
       rowsView: new Int32Array(buf, this.pRows, n),
-      h0View: new View(buf, this.pH0, n * this.inDim),
-      outView: new View(buf, this.pOut, n * this.outDim),
+      h0View: new View(buf, this.pH0, cap * this.inDim),
+      outView: new View(buf, this.pOut, cap * this.outDim),
     };
     new View(buf, this.pX, n * this.inDim).set(opts.data.X);
     new View(buf, this.pY, n * this.outDim).set(opts.data.Y);
@@ -203,50 +212,72 @@ export class WasmModel implements NetworkModel {
     }
   }
 
-  private batch(rt: Runtime, rows: Int32Array | undefined): number {
-    if (rows === undefined) return this.pX;
-    rt.rowsView.set(rows);
-    rt.gather(this.pX, this.pRows, rows.length, this.inDim, this.pH0);
+  /**
+   * Input rows [start, start + m) of the batch: a slice of X for the full dataset, else the
+   * gathered minibatch rows (rowsView already holds the indices).
+   */
+  private chunkInput(rt: Runtime, rows: Int32Array | undefined, start: number, m: number): number {
+    if (rows === undefined) return this.pX + start * this.inDim * this.es;
+    rt.gather(this.pX, this.pRows + start * 4, m, this.inDim, this.pH0);
     return this.pH0;
+  }
+
+  /** Loss of the chunk's outputs (already divided by the whole batch's count); dOut optional. */
+  private chunkLoss(rt: Runtime, rows: Int32Array | undefined, start: number, m: number, total: number, dOut: number): number {
+    const q = this.outDim;
+    const Y = rows === undefined ? this.pY + start * q * this.es : this.pY;
+    const r = rows === undefined ? 0 : this.pRows + start * 4;
+    return rt.loss(this.pOut, Y, r, m, q, this.lossKind, this.nu, this.sigma, dOut, total * q);
   }
 
   loss(theta: Float64Array, rows?: Int32Array): number {
     const rt = this.alive();
     checkTheta(theta, this.dim);
-    const m = checkRows(rows, this.n);
+    const total = checkRows(rows, this.n);
     rt.thetaView.set(theta);
-    this.forward(rt, this.batch(rt, rows), m, false);
-    const r = rows === undefined ? 0 : this.pRows;
-    return rt.loss(this.pOut, this.pY, r, m, this.outDim, this.lossKind, this.nu, this.sigma, 0);
+    if (rows !== undefined) rt.rowsView.set(rows);
+    let value = 0;
+    for (let start = 0; start < total; start += this.cap) {
+      const m = Math.min(this.cap, total - start);
+      this.forward(rt, this.chunkInput(rt, rows, start, m), m, false);
+      value += this.chunkLoss(rt, rows, start, m, total, 0);
+    }
+    return value;
   }
 
   lossAndGrad(theta: Float64Array, grad: Float64Array, rows?: Int32Array): number {
     const rt = this.alive();
     checkTheta(theta, this.dim);
     checkGrad(grad, this.dim);
-    const m = checkRows(rows, this.n);
+    const total = checkRows(rows, this.n);
     rt.thetaView.set(theta);
-    const h0 = this.batch(rt, rows);
-    this.forward(rt, h0, m, true);
+    if (rows !== undefined) rt.rowsView.set(rows);
     const { gemm, colsum, hiddenBwd } = rt;
     const es = this.es;
-    let dz = this.pDA;
-    let dh = this.pDB;
-    const r = rows === undefined ? 0 : this.pRows;
-    const value = rt.loss(this.pOut, this.pY, r, m, this.outDim, this.lossKind, this.nu, this.sigma, dz);
-    for (let l = this.layers.length - 1; l >= 0; l--) {
-      const { fanIn, fanOut, wOff, bOff } = this.layers[l]!;
-      const hin = l === 0 ? h0 : this.pH[l - 1]!;
-      // dW = dZ^T H: A(o, i) = dZ[i, o], B(i, j) = H[i, j]; overwrites this layer's gradient.
-      gemm(fanOut, fanIn, m, dz, 1, fanOut, hin, fanIn, 1, this.pG + wOff * es, fanIn, 0, this.pWork);
-      if (bOff >= 0) colsum(dz, m, fanOut, this.pG + bOff * es);
-      if (l === 0) break;
-      // dH = dZ W, then back through LayerNorm and the activation of the layer below.
-      gemm(m, fanIn, fanOut, dz, fanOut, 1, this.pP + wOff * es, fanIn, 1, dh, fanIn, 0, this.pWork);
-      hiddenBwd(dh, hin, this.pD[l - 1]!, this.pRstd[l - 1]!, m, fanIn, this.ln, this.act);
-      const t = dz;
-      dz = dh;
-      dh = t;
+    let value = 0;
+    for (let start = 0; start < total; start += this.cap) {
+      const m = Math.min(this.cap, total - start);
+      // The first chunk overwrites the gradient, later chunks add to it.
+      const acc = start === 0 ? 0 : 1;
+      const h0 = this.chunkInput(rt, rows, start, m);
+      this.forward(rt, h0, m, true);
+      let dz = this.pDA;
+      let dh = this.pDB;
+      value += this.chunkLoss(rt, rows, start, m, total, dz);
+      for (let l = this.layers.length - 1; l >= 0; l--) {
+        const { fanIn, fanOut, wOff, bOff } = this.layers[l]!;
+        const hin = l === 0 ? h0 : this.pH[l - 1]!;
+        // dW = dZ^T H: A(o, i) = dZ[i, o], B(i, j) = H[i, j].
+        gemm(fanOut, fanIn, m, dz, 1, fanOut, hin, fanIn, 1, this.pG + wOff * es, fanIn, acc, this.pWork);
+        if (bOff >= 0) colsum(dz, m, fanOut, this.pG + bOff * es, acc);
+        if (l === 0) break;
+        // dH = dZ W, then back through LayerNorm and the activation of the layer below.
+        gemm(m, fanIn, fanOut, dz, fanOut, 1, this.pP + wOff * es, fanIn, 1, dh, fanIn, 0, this.pWork);
+        hiddenBwd(dh, hin, this.pD[l - 1]!, this.pRstd[l - 1]!, m, fanIn, this.ln, this.act);
+        const t = dz;
+        dz = dh;
+        dh = t;
+      }
     }
     grad.set(rt.gradView);
     return value;
@@ -260,9 +291,8 @@ export class WasmModel implements NetworkModel {
     const d = this.inDim;
     const q = this.outDim;
     const result = new Float64Array(rows * q);
-    // Chunks of at most n rows fit the buffers sized for the dataset.
-    for (let start = 0; start < rows; start += this.n) {
-      const m = Math.min(this.n, rows - start);
+    for (let start = 0; start < rows; start += this.cap) {
+      const m = Math.min(this.cap, rows - start);
       rt.h0View.set(X.subarray(start * d, (start + m) * d));
       this.forward(rt, this.pH0, m, false);
       result.set(rt.outView.subarray(0, m * q), start * q);

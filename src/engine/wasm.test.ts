@@ -46,7 +46,7 @@ interface Case {
 // Shapes chosen to hit every packing tail and special path of the kernels: widths that are not
 // multiples of the 4 (f64) / 8 (f32) tile, output width 1 (dot-product forward, single-row dW),
 // a batch of one row, input width 1 (rank-1 dH), layers and batches beyond the kc = 256 and
-// mc = 64 blocking, and minibatches with repeated rows.
+// mc = 64 blocking, batches spanning several 1024-row chunks, and minibatches with repeated rows.
 const CASES: Case[] = [
   { name: 'odd widths 5-7-3', sizes: [5, 7, 3], n: 13, activation: 'tanh', bias: true, layerNorm: false },
   { name: 'output width 1, n = 1', sizes: [3, 9, 1], n: 1, activation: 'relu', bias: true, layerNorm: false },
@@ -64,6 +64,16 @@ const CASES: Case[] = [
     bias: true,
     layerNorm: false,
     rows: [0, 5, 5, 2, 12, 12, 12],
+  },
+  { name: 'full batch over several row chunks', sizes: [3, 12, 2], n: 2500, activation: 'tanh', bias: true, layerNorm: true },
+  {
+    name: 'minibatch over several row chunks',
+    sizes: [3, 12, 1],
+    n: 2500,
+    activation: 'relu',
+    bias: true,
+    layerNorm: false,
+    rows: Array.from({ length: 2100 }, (_, i) => (i * 13) % 1900),
   },
   {
     name: 'student-t, minibatch beyond kc',
