@@ -15,7 +15,9 @@ import { existsSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { sha256Hex, writeJsonAtomic } from '../store/index.js';
 import { ANALYSIS_VERSION, analyzeRun, keptDraws, type Analysis } from '../analysis/index.js';
-import { loadRun, manifestPath, readManifest, tracesPath } from '../analysis/run.js';
+import { loadRun, manifestPath, readManifest, tracesPath, type RunManifest } from '../analysis/run.js';
+import { readTraces } from '../store/traces.js';
+import { writeTraceNetcdf } from '../store/netcdf.js';
 import { renderPlot, writePlot } from '../plots/render.js';
 import { runPlotSpecs, type PlotSpec } from '../plots/run-plots.js';
 import { targetPlotSpecs, targetDirOfRun } from '../plots/target-plots.js';
@@ -62,6 +64,7 @@ function storedIfCurrent(runDirPath: string, hash: string): Analysis | null {
   }
   if (stored.inputs_hash !== hash || stored.analysis_version !== ANALYSIS_VERSION) return null;
   if (!Array.isArray(stored.plots) || !stored.plots.every((p) => existsSync(join(runDirPath, p)))) return null;
+  if (!existsSync(join(runDirPath, TRACE_NC))) return null;
   return stored;
 }
 
@@ -105,9 +108,26 @@ export async function diagnoseTask(spec: DiagnoseTaskSpec): Promise<DiagnoseOutc
     writePlot(plotsDir, plot);
     written.push(`plots/${s.name}.svg`, `plots/${s.name}.png`);
   }
+  await writeTraceNetcdf(join(dir, TRACE_NC), {
+    traces: readTraces(tracesPath(dir)),
+    attrs: netcdfAttrs(run.manifest),
+  });
   const analysis = analyzeRun(run, { inputsHash: hash, plots: written });
   writeJsonAtomic(analysisPath(dir), analysis);
   return toResult(dir, analysis, false);
+}
+
+/** ArviZ InferenceData of the kept draws, for `arviz.from_netcdf`. */
+const TRACE_NC = 'trace.nc';
+
+function netcdfAttrs(m: RunManifest): Record<string, string | number> {
+  const attrs: Record<string, string | number> = { run_id: m.run_id };
+  if (m.target_id !== null) attrs.target_id = m.target_id;
+  if (m.sampler !== null) attrs.sampler = m.sampler;
+  for (const [k, v] of [['n', m.n], ['beta', m.beta], ['gamma', m.gamma], ['L0', m.L0]] as const) {
+    if (v !== null) attrs[k] = v;
+  }
+  return attrs;
 }
 
 /** The store root a run dir lives in (<home>/runs/<id>). */

@@ -7,6 +7,8 @@ import { analyzeRun, THRESHOLDS } from '../../src/analysis/index.js';
 import { loadRun } from '../../src/analysis/run.js';
 import { diagnoseTask } from '../../src/tasks/diagnose.js';
 import { writeJsonAtomic } from '../../src/store/index.js';
+import h5wasm from 'h5wasm/node';
+import type { Dataset } from 'h5wasm/node';
 
 const CONTRACT_KEYS = [
   'target_id', 'sampler', 'llc_mean', 'llc_std', 'llc_mcse', 'r_hat', 'ess_bulk', 'ess_tail',
@@ -47,6 +49,20 @@ describe('diagnose task', () => {
     expect(a.ess_bulk as number).toBeGreaterThan(400);
     expect(res.llc_mean).toBe(a.llc_mean);
     expect(res.r_hat).toBe(a.r_hat);
+
+    // The same kept draws as ArviZ InferenceData: posterior/llc is [chain, draw].
+    await h5wasm.ready;
+    const nc = new h5wasm.File(join(dir, 'trace.nc'), 'r');
+    try {
+      const llc = nc.get('posterior/llc') as Dataset;
+      expect(llc.shape).toEqual([4, 400]);
+      const values = llc.value as Float64Array;
+      const meanOfNc = values.reduce((acc, v) => acc + v, 0) / values.length;
+      expect(meanOfNc).toBeCloseTo(a.llc_mean as number, 10);
+      expect(nc.attrs.sampler?.value).toBe('sgld');
+    } finally {
+      nc.close();
+    }
   });
 
   it('reuses an up-to-date analysis, redoes it when the traces change or with force', async () => {
