@@ -32,3 +32,8 @@ export function taskEntry(name: 'child' | 'thread-worker'): NodeEntry {
     : [];
   return { node: process.execPath, execArgv, file, fromSource };
 }
+
+/** The compiled entry under `<root>/dist` (benchmarks of the production path from source). */
+export function distEntry(name: 'child' | 'thread-worker', root: string): NodeEntry {
+  return { node: process.execPath, execArgv: [], file: fileURLToPath(new URL(`dist/tasks/${name}.js`, pathToFileURL(`${root}/`))), fromSource: false };
+}

@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import type { ThreadTaskMessage } from '../tasks/thread-worker.js';
 import type { WorkerReply } from '../tasks/run.js';
 import { cancelledOutcome, replyOutcome, Slots, taskFiles } from './common.js';
-import { taskEntry } from './entry.js';
+import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 import { errorMessage } from './types.js';
 
@@ -24,6 +24,7 @@ export interface ThreadExecutorOptions {
   /** Only `export NAME=value` lines: threads have no shell to run anything else. */
   workerInit?: string;
   env?: NodeJS.ProcessEnv;
+  entry?: NodeEntry;
 }
 
 /** Parses `export NAME=value` lines (the only worker_init a thread can honour). */
@@ -60,7 +61,7 @@ export class ThreadExecutor implements Executor {
   constructor(private readonly opts: ThreadExecutorOptions) {
     this.maxWorkers = opts.maxWorkers;
     this.slots = new Slots(opts.maxWorkers);
-    const entry = taskEntry('thread-worker');
+    const entry = opts.entry ?? taskEntry('thread-worker');
     const env = { ...(opts.env ?? process.env), ...exportsOf(opts.workerInit ?? '') };
     mkdirSync(opts.dirs.tasksDir, { recursive: true });
     mkdirSync(opts.dirs.logsDir, { recursive: true });
