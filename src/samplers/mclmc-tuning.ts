@@ -15,11 +15,25 @@
  * Stage 3 (n3 steps, optional): L = 0.4 eps mean_i(n3 / ESS_i) from the autocorrelation of the
  *   draws (the ~distance travelled per effective sample).
  *
- * One deliberate addition: before stage 1, the BlackJAX initial step (0.25 sqrt(d), L = sqrt(d),
- * sized for unit-scale targets) is halved until a trial step (rolled back) has xi <= 1, and L is
- * scaled by the same factor. LLC posteriors have widths ~ 1/sqrt(n beta), often 1e-2, where the
- * BlackJAX start would throw the chain far from w* (or overflow the network) on its first step.
- * This keeps BlackJAX's L / eps ratio, i.e. it is what BlackJAX does on the rescaled target.
+ * As in BlackJAX, stages 1 and 2 share one predictor (one scan) and the readjustment starts a
+ * fresh one.
+ *
+ * Two deliberate additions:
+ * - Before stage 1, the BlackJAX initial step (0.25 sqrt(d), L = sqrt(d), sized for unit-scale
+ *   targets) is halved until a trial step (rolled back) has xi <= 1, and L is scaled by the same
+ *   factor. LLC posteriors have widths ~ 1/sqrt(n beta), often 1e-2, where the BlackJAX start
+ *   would throw the chain far from w* (or overflow the network) on its first step. This keeps
+ *   BlackJAX's L / eps ratio, i.e. it is what BlackJAX does on the rescaled target.
+ * - The step size may grow by at most 1.5x per update. BlackJAX's first update of a fresh
+ *   predictor is the single-step estimate eps xi^(-1/6), which is unbounded: dE^2 is heavy-tailed,
+ *   and a step with a near-zero energy error (xi ~ 1e-6, common on MLP posteriors) multiplies eps
+ *   by 10. Measured on a 45-parameter tanh MLP (n beta = 21.7): the readjustment's second step ran
+ *   at eps 10.9 instead of ~1.1, had dE^2/d = 1.9e3, threw U from 21 to 135, and made the
+ *   reported mean dE^2/d of the stage 56 (target 5e-4). The cap changes only such transients, not
+ *   the step size the predictor settles on. (A pseudo-observation "eps is on target" would also
+ *   damp the jump, but the predictor averages xi / eps^6, so one observation at a too-small eps
+ *   outweighs hundreds of correct ones: the readjustment, which must raise eps ~1/s-fold in the
+ *   new units, then never reached its target.)
  */
 import { foldIn, type Key } from '../rng/index.js';
 import type { Posterior } from './types.js';
@@ -50,14 +64,24 @@ export interface MclmcTuningResult {
   energyVarPerDim: number;
 }
 
+/**
+ * Largest factor by which one predictor update may raise the step size (BlackJAX: unlimited).
+ * Only the first updates of a predictor ever want more; shrinking is never limited.
+ */
+const MAX_GROWTH = 1.5;
+
 const STAGE1 = 0;
 const STAGE2 = 1;
 const READJUST = 2;
 const STAGE3 = 3;
 const SEARCH = 4;
 
-/** Exponentially forgetting step-size predictor of stage 1/2 (BlackJAX's `predictor`). */
-class StepSizePredictor {
+/**
+ * Exponentially forgetting step-size predictor of stages 1/2 and the readjustment (BlackJAX's
+ * `predictor`), with the step size allowed to grow by at most MAX_GROWTH per step (see the
+ * module comment).
+ */
+export class StepSizePredictor {
   private time = 0;
   private xAverage = 0;
   stepSizeMax = Number.POSITIVE_INFINITY;
@@ -83,7 +107,7 @@ class StepSizePredictor {
     this.time = this.decay * this.time + w;
     let eps = (this.xAverage / this.time) ** (-1 / 6);
     if (!Number.isFinite(eps) || eps <= 0) eps = stepSize;
-    return Math.min(eps, this.stepSizeMax);
+    return Math.min(eps, this.stepSizeMax, MAX_GROWTH * stepSize);
   }
 }
 
@@ -213,8 +237,13 @@ export function mclmcFindLAndStepSize(
   }
 
   const tuneEps = fixedEps === null;
-  const runAdaptive = (stream: number, n: number, moments: WeightedMoments | null): void => {
-    const predictor = new StepSizePredictor(d, opts.desiredEnergyVar, trust, nEff);
+  const newPredictor = (): StepSizePredictor => new StepSizePredictor(d, opts.desiredEnergyVar, trust, nEff);
+  const runAdaptive = (
+    stream: number,
+    n: number,
+    predictor: StepSizePredictor,
+    moments: WeightedMoments | null,
+  ): void => {
     energySq = 0;
     energyCount = 0;
     for (let i = 0; i < n; i++) {
@@ -228,10 +257,13 @@ export function mclmcFindLAndStepSize(
     }
   };
 
-  runAdaptive(STAGE1, opts.numSteps1, null);
+  // Stages 1 and 2 are one run of one predictor in BlackJAX (a single scan; only the moments
+  // are masked), so stage 2 continues stage 1's step-size estimate rather than starting afresh.
+  const predictor12 = newPredictor();
+  runAdaptive(STAGE1, opts.numSteps1, predictor12, null);
   if (opts.numSteps2 > 0) {
     const moments = new WeightedMoments(d);
-    runAdaptive(STAGE2, opts.numSteps2, moments);
+    runAdaptive(STAGE2, opts.numSteps2, predictor12, moments);
     const variances = moments.variances();
     if (variances && fixedL === null) {
       let sum = 0;
@@ -246,7 +278,8 @@ export function mclmcFindLAndStepSize(
       if (Number.isFinite(minPositive)) {
         for (let i = 0; i < d; i++) params.sqrtDiagCov[i] = Math.sqrt(variances[i]! > 0 ? variances[i]! : minPositive);
         params.L = Math.sqrt(d);
-        runAdaptive(READJUST, Math.floor(opts.numSteps2 / 3), null);
+        // A fresh predictor, as BlackJAX: the old estimates were made in the old geometry.
+        runAdaptive(READJUST, Math.floor(opts.numSteps2 / 3), newPredictor(), null);
       }
     }
   }

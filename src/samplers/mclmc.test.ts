@@ -5,8 +5,9 @@ import { loadSampler, resolveSamplerConfig } from './registry.js';
 import { runChain, type ChainResult } from './runner.js';
 import { mclmcConfigSchema, sampler as mclmc, tuningStages, type MclmcConfig } from './mclmc.js';
 import { initMclmcState, mclmcTransition, MCLMC_GRADS_PER_STEP } from './mclmc-kernel.js';
-import { essOneChain } from './mclmc-tuning.js';
-import { meanAndMcse, quadraticPosterior } from './testing/targets.js';
+import { essOneChain, StepSizePredictor } from './mclmc-tuning.js';
+import { quadraticPosterior } from './testing/targets.js';
+import { mcseMean, mean as chainMean } from '../diagnostics/index.js';
 import type { Posterior } from './types.js';
 
 function runAll(posterior: Posterior, cfg: MclmcConfig, chains: number, seed: number): ChainResult[] {
@@ -21,7 +22,7 @@ describe('mclmc config', () => {
     const loaded = await loadSampler('mclmc');
     const cfg = resolveSamplerConfig(loaded, { draws: 10 }) as MclmcConfig;
     expect(cfg.draws).toBe(10);
-    expect(cfg.desired_energy_var).toBe(5e-4);
+    expect(cfg.desired_energy_var).toBe(2e-5);
     expect(tuningStages(cfg)).toEqual([100, 100, 100]);
     expect(tuningStages(mclmcConfigSchema.parse({ draws: 5000 }))).toEqual([500, 500, 500]);
     expect(tuningStages(mclmcConfigSchema.parse({ num_tuning_steps: 200, frac_tune3: 0 }))).toEqual([20, 20, 0]);
@@ -93,28 +94,81 @@ describe('mclmc kernel', () => {
   });
 });
 
+describe('mclmc step-size tuning', () => {
+  it('a fresh predictor raises the step size by at most 1.5x per step, then settles on target', () => {
+    const d = 10;
+    const dev = 5e-4;
+    const p = new StepSizePredictor(d, dev, 1.5, 150);
+    // A near-zero energy error on the first step: BlackJAX would jump to eps (xi)^(-1/6) ~ 10 eps.
+    expect(p.update(1, 1e-6, true)).toBeCloseTo(1.5, 12);
+    // An energy model dE^2 = d dev (eps / 2)^6: the target step size is 2. Shrinking is not capped.
+    let eps = 1.5;
+    const trace: number[] = [];
+    for (let t = 0; t < 200; t++) {
+      const dE = Math.sqrt(d * dev) * (eps / 2) ** 3;
+      const next = p.update(eps, dE, true);
+      expect(next).toBeLessThanOrEqual(1.5 * eps + 1e-12);
+      eps = next;
+      trace.push(eps);
+    }
+    expect(eps).toBeCloseTo(2, 2);
+    expect(Math.max(...trace)).toBeLessThan(3.1);
+    // A non-finite step caps the step size below the one that failed.
+    expect(p.update(2, 0, false)).toBeLessThanOrEqual(1.6);
+  });
+
+  it('reaches the energy target without outliers: tuning mean dE^2/d within [1/20, 5] x target (32 chains)', () => {
+    // Before the growth cap, the first update of the readjustment's fresh predictor could jump
+    // ~10x; on this target 2 of the same 32 chains then reported 30x and 101x the target (and on a
+    // 45-parameter tanh MLP 1e5x). Now 0.12x to 2.6x (33-step means of a heavy-tailed dE^2).
+    const { posterior } = quadraticPosterior({ dim: 10, nBeta: 100, gamma: 1 });
+    const settings = resolveChainSettings({ count: 4 });
+    const cfg = mclmcConfigSchema.parse({ draws: 10 });
+    const ratios: number[] = [];
+    for (let seed = 0; seed < 8; seed++) {
+      for (let chain = 0; chain < 4; chain++) {
+        const r = runChain({ posterior, def: mclmc, cfg, chains: settings, seed, chain });
+        ratios.push((r.tuned.tuning_energy_var_per_dim as number) / cfg.desired_energy_var);
+      }
+    }
+    expect(Math.min(...ratios)).toBeGreaterThan(1 / 20);
+    expect(Math.max(...ratios)).toBeLessThan(5);
+  });
+});
+
 describe('mclmc against the exact answer', () => {
   /**
    * MCLMC is unadjusted: its step size, tuned to an energy-error variance per dimension of
-   * desired_energy_var, sets a bias. Measured on this target (4 chains x 10k draws, MCSE 0.17%):
-   *   desired_energy_var 5e-4 (BlackJAX default): -1.9%, -2.4%, -2.2% (seeds 13, 14, 15);
-   *   desired_energy_var 1e-4: about -1% (below).
+   * desired_energy_var, sets a bias (O(eps^2), eps ∝ desired_energy_var^(1/6)). Measured on this
+   * target, 4 chains x 10k draws, seeds 13-18, with
+   *   npx tsx src/samplers/testing/mclmc-bias.ts 5e-4,1e-4,5e-5,2e-5,1e-5 13,14,15,16,17,18
+   * (relative error; MCSE 0.2-0.35% per seed):
+   *   5e-4 (BlackJAX's default): -1.9%, -2.4% (seeds 13, 14)
+   *   1e-4: -0.9 .. -1.6% (mean -1.25%)
+   *   2e-5 (our default): -0.2 .. -1.4% (mean -0.59%)
+   *   1e-5: -0.0 .. -1.5% (mean -0.45%)
    * With fixed step sizes 0.4 / 0.2 / 0.1 (parameter units) the bias is -2.5% / -0.3% / +0.1%
    * (± 0.2-0.3%): it vanishes with the step size, so it is the integrator's, not a kernel error.
    */
   it.each([
+    // The issue's requirement, at the default.
+    [2e-5, 0.02],
+    // BlackJAX's default: about -2%, shown here so a change of the bias is noticed.
     [5e-4, 0.03],
-    [1e-4, 0.02],
   ])('quadratic, d = 10, n beta = 100, gamma = 1, desired_energy_var %f: llc within %f of exact', (dev, tol) => {
     const { posterior, exactLlc } = quadraticPosterior({ dim: 10, nBeta: 100, gamma: 1 });
-    const res = runAll(posterior, mclmcConfigSchema.parse({ draws: 10000, desired_energy_var: dev }), 4, 13);
-    const { mean, mcse } = meanAndMcse(res.map((r) => r.columns.llc!));
+    const cfg = mclmcConfigSchema.parse({ draws: 10000, desired_energy_var: dev });
+    const res = runAll(posterior, cfg, 4, 13);
+    const chains = res.map((r) => r.columns.llc!);
+    const mean = chainMean(chains).value!;
+    const mcse = mcseMean(chains).value!;
     const bias = mean / exactLlc - 1;
     console.log(
       `MCLMC quadratic (desired_energy_var ${dev}): llc ${mean.toFixed(4)} ± ${mcse.toFixed(4)} ` +
         `(exact ${exactLlc.toFixed(4)}, relative error ${(100 * bias).toFixed(2)}%)`,
     );
-    expect(mcse).toBeLessThan(0.005 * exactLlc);
+    // The run resolves the tolerance (measured: MCSE 0.33% at 2e-5, 0.21% at 5e-4).
+    expect(mcse).toBeLessThan((tol / 4) * exactLlc);
     expect(Math.abs(bias)).toBeLessThan(tol);
     // Every chain tuned itself to a finite step size and L, and hit the energy target within
     // a factor of 3 while sampling.
