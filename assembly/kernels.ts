@@ -646,19 +646,34 @@ function hiddenFwd<T>(z: usize, bias: usize, m: i32, w: i32, act: i32, deriv: us
   }
   if (ln == 0) return;
   const invW = <T>1 / <T>w;
+  const L: i32 = 16 / <i32>es;
+  const wv = w - w % L;
   for (let i = 0; i < m; i++) {
     const row = z + <usize>(i * w) * es;
-    let mu = <T>0;
-    for (let j = 0; j < w; j++) mu += load<T>(row + <usize>j * es);
+    let acc = v128.splat<T>(<T>0);
+    for (let j = 0; j < wv; j += L) acc = v128.add<T>(acc, v128.load(row + <usize>j * es));
+    let mu = hsum<T>(acc);
+    for (let j = wv; j < w; j++) mu += load<T>(row + <usize>j * es);
     mu *= invW;
-    let v = <T>0;
-    for (let j = 0; j < w; j++) {
+    const muv = v128.splat<T>(mu);
+    acc = v128.splat<T>(<T>0);
+    for (let j = 0; j < wv; j += L) {
+      const c = v128.sub<T>(v128.load(row + <usize>j * es), muv);
+      acc = v128.add<T>(acc, v128.mul<T>(c, c));
+    }
+    let v = hsum<T>(acc);
+    for (let j = wv; j < w; j++) {
       const c = load<T>(row + <usize>j * es) - mu;
       v += c * c;
     }
     const r = <T>1 / sqrtT<T>(v * invW + <T>LN_EPS);
     if (rstd != 0) store<T>(rstd + <usize>i * es, r);
-    for (let j = 0; j < w; j++) {
+    const rv = v128.splat<T>(r);
+    for (let j = 0; j < wv; j += L) {
+      const p = row + <usize>j * es;
+      v128.store(p, v128.mul<T>(v128.sub<T>(v128.load(p), muv), rv));
+    }
+    for (let j = wv; j < w; j++) {
       const p = row + <usize>j * es;
       store<T>(p, (load<T>(p) - mu) * r);
     }
@@ -674,12 +689,21 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
   const es = sizeof<T>();
   if (ln != 0) {
     const invW = <T>1 / <T>w;
+    const L: i32 = 16 / <i32>es;
+    const wv = w - w % L;
     for (let i = 0; i < m; i++) {
       const drow = dh + <usize>(i * w) * es;
       const hrow = h + <usize>(i * w) * es;
-      let s1 = <T>0;
-      let s2 = <T>0;
-      for (let j = 0; j < w; j++) {
+      let a1 = v128.splat<T>(<T>0);
+      let a2 = v128.splat<T>(<T>0);
+      for (let j = 0; j < wv; j += L) {
+        const g = v128.load(drow + <usize>j * es);
+        a1 = v128.add<T>(a1, g);
+        a2 = v128.add<T>(a2, v128.mul<T>(g, v128.load(hrow + <usize>j * es)));
+      }
+      let s1 = hsum<T>(a1);
+      let s2 = hsum<T>(a2);
+      for (let j = wv; j < w; j++) {
         const g = load<T>(drow + <usize>j * es);
         s1 += g;
         s2 += g * load<T>(hrow + <usize>j * es);
@@ -687,7 +711,15 @@ function hiddenBwd<T>(dh: usize, h: usize, deriv: usize, rstd: usize, m: i32, w:
       s1 *= invW;
       s2 *= invW;
       const r = load<T>(rstd + <usize>i * es);
-      for (let j = 0; j < w; j++) {
+      const rv = v128.splat<T>(r);
+      const s1v = v128.splat<T>(s1);
+      const s2v = v128.splat<T>(s2);
+      for (let j = 0; j < wv; j += L) {
+        const p = drow + <usize>j * es;
+        const hv = v128.load(hrow + <usize>j * es);
+        v128.store(p, v128.mul<T>(rv, v128.sub<T>(v128.sub<T>(v128.load(p), s1v), v128.mul<T>(hv, s2v))));
+      }
+      for (let j = wv; j < w; j++) {
         const p = drow + <usize>j * es;
         store<T>(p, r * (load<T>(p) - s1 - load<T>(hrow + <usize>j * es) * s2));
       }
