@@ -24,6 +24,10 @@
  * sum_i E_q[(w_i - mu_i) dU/dw_i] = d, which pins E_q[U] near d/2 wherever U is close to
  * quadratic over q's support. The VI LLC is exact for Gaussian posteriors only.
  *
+ * Work (info.fge, summed by the runner into cumulative_fge): every ELBO gradient (1 FGE, b/n for a
+ * b-row minibatch) and, on evaluation steps, the draws_per_eval full-data losses of the draws of
+ * q (1 FGE each), so VI's work is comparable with the samplers'.
+ *
  * Initialisation: means at the chain's initial point (extra components jittered by sigma0),
  * scales sigma0 = init_scale, default 0.1 / sqrt(n beta + gamma), a tenth of the posterior width
  * of a unit-curvature loss, so the optimiser must grow the scales (the entropy term's job).
@@ -377,6 +381,7 @@ export interface ViInfo extends StepInfo {
   elbo: number;
   /** E_q[L_n] from draws_per_eval draws, on evaluation steps only. */
   Ln?: number;
+  /** The ELBO gradients (b/n each for b-row minibatches) plus, on evaluation steps, draws_per_eval. */
   fge: number;
 }
 
@@ -491,6 +496,10 @@ export function viKernel(posterior: Posterior, opts: ViKernelOptions): Kernel<Vi
           sum += posterior.lossAt(state.draw);
         }
         info.Ln = sum / cfg.draws_per_eval;
+        // The full-data losses of the draws are work like the samplers' gradients (1 FGE each):
+        // they are what turns q into an LLC estimate, and a recorded row costs draws_per_eval of
+        // them, where an MCMC row costs one (which the runner books as eval_fge instead).
+        info.fge += cfg.draws_per_eval;
       }
       return { state, info };
     },
