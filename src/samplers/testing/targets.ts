@@ -1,5 +1,6 @@
 /**
- * Targets with known answers for sampler tests, and a batch-means MCSE. Test support only.
+ * Targets with known answers for sampler tests. Test support only. (MCSEs come from the shared
+ * ArviZ diagnostics, src/diagnostics: every test here has several chains of equal length.)
  */
 import { keyAt, normalInto } from '../../rng/index.js';
 import type { LossFunction } from '../../engine/types.js';
@@ -69,29 +70,4 @@ export function monomialPosterior(k: number, nBeta: number): Posterior {
     lossAt: (w) => loss.loss(w),
     llcOf: (Ln) => nBeta * Ln,
   };
-}
-
-/** Mean and batch-means MCSE over independent chains (sqrt(n) batches per chain). */
-export function meanAndMcse(chains: ArrayLike<number>[]): { mean: number; mcse: number } {
-  let total = 0;
-  let count = 0;
-  let varSum = 0;
-  for (const c of chains) {
-    const n = c.length;
-    const b = Math.max(2, Math.floor(Math.sqrt(n)));
-    const size = Math.floor(n / b);
-    const means: number[] = [];
-    for (let j = 0; j < b; j++) {
-      let s = 0;
-      for (let t = j * size; t < (j + 1) * size; t++) s += c[t]!;
-      means.push(s / size);
-    }
-    const m = means.reduce((a, x) => a + x, 0) / b;
-    const v = means.reduce((a, x) => a + (x - m) ** 2, 0) / (b - 1);
-    // Var of the chain mean ~ Var(batch mean) / b; weight chains by their draw count.
-    varSum += (v / b) * n * n;
-    for (let t = 0; t < n; t++) total += c[t]!;
-    count += n;
-  }
-  return { mean: total / count, mcse: Math.sqrt(varSum) / count };
 }
