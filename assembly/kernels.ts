@@ -23,6 +23,9 @@ export const KC64: i32 = 256;
 export const MC64: i32 = 64;
 export const KC32: i32 = 256;
 export const MC32: i32 = 64;
+// Up to this many columns a product skips packing (see gemmNarrow64).
+export const NARROW64: i32 = 16;
+export const NARROW32: i32 = 32;
 
 export function heapBase(): usize {
   return __heap_base;
@@ -325,6 +328,201 @@ function gemmSpecial<T>(
   return false;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Narrow products (N <= 4 micro-panels, e.g. every layer of a small deep linear network, or
+// dW of a narrow input layer): A would be re-read only a few times, so packing it (a
+// broadcast store per element) costs more than it saves. These read A in place and B in place
+// when its rows are contiguous (else from a K x N copy), with the same register tile.
+
+/** As the packed kernel, reading A and B where they lie: A(r, k) at a + r*ars + k*acs, B(k, :) at b + k*brs (bytes). */
+function kernU64(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, brs: usize, c: usize, ldc: usize, beta: bool): void {
+  // Rows past mr re-read row 0 (their results are discarded), so nothing is read past A.
+  let a0 = a;
+  let a1 = mr > 1 ? a + ars : a;
+  let a2 = mr > 2 ? a + 2 * ars : a;
+  let a3 = mr > 3 ? a + 3 * ars : a;
+  let c00 = f64x2.splat(0); let c01 = f64x2.splat(0);
+  let c10 = f64x2.splat(0); let c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0); let c21 = f64x2.splat(0);
+  let c30 = f64x2.splat(0); let c31 = f64x2.splat(0);
+  let av: v128;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    av = v128.load64_splat(a0);
+    c00 = madd64(av, b0, c00);
+    c01 = madd64(av, b1, c01);
+    av = v128.load64_splat(a1);
+    c10 = madd64(av, b0, c10);
+    c11 = madd64(av, b1, c11);
+    av = v128.load64_splat(a2);
+    c20 = madd64(av, b0, c20);
+    c21 = madd64(av, b1, c21);
+    av = v128.load64_splat(a3);
+    c30 = madd64(av, b0, c30);
+    c31 = madd64(av, b1, c31);
+    a0 += acs;
+    a1 += acs;
+    a2 += acs;
+    a3 += acs;
+    b += brs;
+  }
+  if (beta) {
+    c00 = f64x2.add(c00, v128.load(c));
+    c01 = f64x2.add(c01, v128.load(c, 16));
+    c10 = f64x2.add(c10, v128.load(c + ldc));
+    c11 = f64x2.add(c11, v128.load(c + ldc, 16));
+    c20 = f64x2.add(c20, v128.load(c + 2 * ldc));
+    c21 = f64x2.add(c21, v128.load(c + 2 * ldc, 16));
+    c30 = f64x2.add(c30, v128.load(c + 3 * ldc));
+    c31 = f64x2.add(c31, v128.load(c + 3 * ldc, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+/** As the packed kernel, reading A and B where they lie: A(r, k) at a + r*ars + k*acs, B(k, :) at b + k*brs (bytes). */
+function kernU32(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, brs: usize, c: usize, ldc: usize, beta: bool): void {
+  // Rows past mr re-read row 0 (their results are discarded), so nothing is read past A.
+  let a0 = a;
+  let a1 = mr > 1 ? a + ars : a;
+  let a2 = mr > 2 ? a + 2 * ars : a;
+  let a3 = mr > 3 ? a + 3 * ars : a;
+  let c00 = f32x4.splat(0); let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0); let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0); let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0); let c31 = f32x4.splat(0);
+  let av: v128;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    av = v128.load32_splat(a0);
+    c00 = madd32(av, b0, c00);
+    c01 = madd32(av, b1, c01);
+    av = v128.load32_splat(a1);
+    c10 = madd32(av, b0, c10);
+    c11 = madd32(av, b1, c11);
+    av = v128.load32_splat(a2);
+    c20 = madd32(av, b0, c20);
+    c21 = madd32(av, b1, c21);
+    av = v128.load32_splat(a3);
+    c30 = madd32(av, b0, c30);
+    c31 = madd32(av, b1, c31);
+    a0 += acs;
+    a1 += acs;
+    a2 += acs;
+    a3 += acs;
+    b += brs;
+  }
+  if (beta) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + ldc));
+    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
+    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
+    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+function gemmNarrow64(
+  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32, work: usize,
+): void {
+  const nPad = ((N + NR64 - 1) / NR64) * NR64;
+  let bp = B;
+  let bRow = <usize>brs << 3;
+  if (bcs != 1) {
+    bp = work;
+    bRow = <usize>nPad << 3;
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < nPad; j++) {
+        store<f64>(bp + (<usize>(k * nPad + j) << 3), j < N ? load<f64>(B + (<usize>(k * brs + j * bcs) << 3)) : 0);
+      }
+    }
+  }
+  const tile = work + (bcs != 1 ? ((<usize>(K * nPad) << 3) + 15) & ~15 : 0);
+  const beta = accumulate != 0;
+  for (let jr = 0; jr < N; jr += NR64) {
+    const nr = min(NR64, N - jr);
+    for (let ir = 0; ir < M; ir += MR64) {
+      const mr = min(MR64, M - ir);
+      const ap = A + (<usize>(ir * ars) << 3);
+      const b = bp + (<usize>jr << 3);
+      const cp = C + (<usize>(ir * ldc + jr) << 3);
+      if (mr == MR64 && nr == NR64) {
+        kernU64(K, ap, <usize>ars << 3, <usize>acs << 3, mr, b, bRow, cp, <usize>ldc << 3, beta);
+      } else {
+        kernU64(K, ap, <usize>ars << 3, <usize>acs << 3, mr, b, bRow, tile, NR64 << 3, false);
+        for (let r = 0; r < mr; r++) {
+          for (let c = 0; c < nr; c++) {
+            const dst = cp + (<usize>(r * ldc + c) << 3);
+            const v = load<f64>(tile + (<usize>(r * NR64 + c) << 3));
+            store<f64>(dst, beta ? load<f64>(dst) + v : v);
+          }
+        }
+      }
+    }
+  }
+}
+
+function gemmNarrow32(
+  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32, work: usize,
+): void {
+  const nPad = ((N + NR32 - 1) / NR32) * NR32;
+  let bp = B;
+  let bRow = <usize>brs << 2;
+  if (bcs != 1) {
+    bp = work;
+    bRow = <usize>nPad << 2;
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < nPad; j++) {
+        store<f32>(bp + (<usize>(k * nPad + j) << 2), j < N ? load<f32>(B + (<usize>(k * brs + j * bcs) << 2)) : 0);
+      }
+    }
+  }
+  const tile = work + (bcs != 1 ? ((<usize>(K * nPad) << 2) + 15) & ~15 : 0);
+  const beta = accumulate != 0;
+  for (let jr = 0; jr < N; jr += NR32) {
+    const nr = min(NR32, N - jr);
+    for (let ir = 0; ir < M; ir += MR32) {
+      const mr = min(MR32, M - ir);
+      const ap = A + (<usize>(ir * ars) << 2);
+      const b = bp + (<usize>jr << 2);
+      const cp = C + (<usize>(ir * ldc + jr) << 2);
+      if (mr == MR32 && nr == NR32) {
+        kernU32(K, ap, <usize>ars << 2, <usize>acs << 2, mr, b, bRow, cp, <usize>ldc << 2, beta);
+      } else {
+        kernU32(K, ap, <usize>ars << 2, <usize>acs << 2, mr, b, bRow, tile, NR32 << 2, false);
+        for (let r = 0; r < mr; r++) {
+          for (let c = 0; c < nr; c++) {
+            const dst = cp + (<usize>(r * ldc + c) << 2);
+            const v = load<f32>(tile + (<usize>(r * NR32 + c) << 2));
+            store<f32>(dst, beta ? load<f32>(dst) + v : v);
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GEMM drivers: C[M, N] (+)= A[M, K] B[K, N] with A(i,k) = A[i*ars + k*acs],
 // B(k,j) = B[k*brs + j*bcs], C row-major with leading dimension ldc. accumulate = 0 overwrites C.
@@ -337,6 +535,10 @@ export function gemm_f64(
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
   if (gemmSpecial<f64>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
+  if (N <= NARROW64) {
+    gemmNarrow64(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
+    return;
+  }
   const nPad = ((N + NR64 - 1) / NR64) * NR64;
   const pb = work;
   const pa = pb + <usize>(KC64 * nPad) * 8;
@@ -380,6 +582,10 @@ export function gemm_f32(
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
   if (gemmSpecial<f32>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
+  if (N <= NARROW32) {
+    gemmNarrow32(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
+    return;
+  }
   const nPad = ((N + NR32 - 1) / NR32) * NR32;
   const pb = work;
   const pa = pb + <usize>(KC32 * nPad) * 4;

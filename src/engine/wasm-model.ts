@@ -30,7 +30,7 @@ import type { CreateModelOptions, DType, LossSpec, MlpSpec, NetworkModel } from 
 
 const PAGE = 65536;
 const ALIGN = 64;
-/** Rows per chunk: large enough that the GEMMs run at full speed, small enough to stay in L3. */
+/** Rows per chunk: enough for the GEMMs to run at full speed; bounds the activation memory. */
 const CHUNK = 1024;
 
 /** Everything that keeps the Instance (and so its Memory) reachable; dispose drops it. */

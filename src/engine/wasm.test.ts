@@ -65,6 +65,8 @@ const CASES: Case[] = [
     layerNorm: false,
     rows: [0, 5, 5, 2, 12, 12, 12],
   },
+  // Widths 17-40 straddle the narrow (unpacked) / packed switch at 16 (f64) and 32 (f32) columns.
+  { name: 'packed and narrow paths', sizes: [20, 40, 17, 3], n: 50, activation: 'relu', bias: true, layerNorm: false },
   { name: 'full batch over several row chunks', sizes: [3, 12, 2], n: 2500, activation: 'tanh', bias: true, layerNorm: true },
   {
     name: 'minibatch over several row chunks',
