@@ -2,6 +2,12 @@
  * Runs all chains of a run, in this thread or in worker threads (piscina). The numbers do
  * not depend on which: every chain's keys come from (seed, chain, step) only, and the
  * chains are reassembled in chain order.
+ *
+ * A sampler that pools its tuning over the chains (SamplerDef.share, e.g. SGLD's one step size
+ * per run) runs in two phases: every chain is tuned, the tuning is pooled, then every chain
+ * samples with the pooled values. In this thread the tuned chains are kept between the phases;
+ * in workers, phase 1 returns each chain's tuned values and phase 2 repeats the (deterministic)
+ * tuning before sampling, so the traces are the same whatever the thread count.
  */
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
@@ -9,7 +15,18 @@ import { openPosterior, type PosteriorSource } from '../posterior/source.js';
 import type { Posterior } from './types.js';
 import type { ChainSettings } from './config.js';
 import { loadSampler } from './registry.js';
-import { concatTraces, resolveSchedule, runChain, type ChainResult, type Progress, type Schedule } from './runner.js';
+import {
+  concatTraces,
+  prepareChain,
+  resolveSchedule,
+  sampleChain,
+  shareTuning,
+  type ChainResult,
+  type Progress,
+  type Schedule,
+  type SharedTuning,
+  type TunedValue,
+} from './runner.js';
 
 export interface RunChainsRequest {
   /** Needed when chains.threads > 1 (workers rebuild the posterior from it). */
@@ -39,15 +56,21 @@ export interface ChainTask {
   chains: ChainSettings;
   seed: number;
   chain: number;
+  /** 'tune': prepare only and return the chain's tuned values; else run it whole. */
+  phase?: 'tune' | 'run';
+  /** The run's pooled tuning (phase 'run' of a sampler with `share`). */
+  shared?: SharedTuning;
   port?: import('node:worker_threads').MessagePort;
 }
 
 export async function runChains(req: RunChainsRequest): Promise<RunChainsResult> {
   const loaded = await loadSampler(req.sampler);
-  const schedule = resolveSchedule(loaded.def, req.cfg, req.chains);
+  const def = loaded.def;
+  resolveSchedule(def, req.cfg, req.chains); // config errors before any work
   const count = req.chains.count;
   const threads = Math.min(req.chains.threads, count);
   let results: ChainResult[];
+  let shared: SharedTuning | undefined;
   if (threads <= 1) {
     let opened: Awaited<ReturnType<typeof openPosterior>> | null = null;
     let posterior = req.posterior;
@@ -58,23 +81,34 @@ export async function runChains(req: RunChainsRequest): Promise<RunChainsResult>
     }
     results = [];
     try {
-      for (let c = 0; c < count; c++) {
-        results.push(
-          runChain({ posterior, def: loaded.def, cfg: req.cfg, chains: req.chains, seed: req.seed, chain: c, ...(req.onProgress ? { onProgress: req.onProgress } : {}) }),
-        );
+      const base = { posterior, def, cfg: req.cfg, chains: req.chains, seed: req.seed };
+      const opts = { ...base, ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
+      if (def.share) {
+        const prepared = Array.from({ length: count }, (_, chain) => prepareChain({ ...base, chain }));
+        shared = shareTuning(def, req.cfg, prepared.map((p) => p.prepared.tuned));
+        for (const p of prepared) results.push(sampleChain({ ...opts, chain: p.chain }, p, shared));
+      } else {
+        for (let c = 0; c < count; c++) results.push(sampleChain({ ...opts, chain: c }, prepareChain({ ...base, chain: c }), undefined));
       }
     } finally {
       opened?.dispose();
     }
   } else {
     if (!req.source) throw new Error('running chains in threads needs a serialisable posterior source');
-    results = await runInWorkers(req, req.source, threads);
+    const out = await runInWorkers(req, req.source, threads, def.share !== undefined);
+    results = out.results;
+    shared = out.shared;
   }
   results.sort((a, b) => a.chain - b.chain);
-  return { results, columns: concatTraces(results), schedule };
+  return { results, columns: concatTraces(results), schedule: resolveSchedule(def, req.cfg, req.chains, shared) };
 }
 
-async function runInWorkers(req: RunChainsRequest, source: PosteriorSource, threads: number): Promise<ChainResult[]> {
+async function runInWorkers(
+  req: RunChainsRequest,
+  source: PosteriorSource,
+  threads: number,
+  pools: boolean,
+): Promise<{ results: ChainResult[]; shared: SharedTuning | undefined }> {
   const { Piscina } = await import('piscina');
   // Under tsx/vitest this file is TypeScript: the worker needs the tsx loader too.
   const isTs = import.meta.url.endsWith('.ts');
@@ -86,8 +120,19 @@ async function runInWorkers(req: RunChainsRequest, source: PosteriorSource, thre
     ...(isTs ? { execArgv: [...process.execArgv.filter((a) => !a.startsWith('--input-type')), '--import', 'tsx'] } : {}),
   });
   try {
+    let shared: SharedTuning | undefined;
+    if (pools) {
+      const tuned = await Promise.all(
+        Array.from({ length: req.chains.count }, (_, chain) => {
+          const task: ChainTask = { source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chain, phase: 'tune' };
+          return pool.run(task) as Promise<Record<string, TunedValue>>;
+        }),
+      );
+      const loaded = await loadSampler(req.sampler);
+      shared = shareTuning(loaded.def, req.cfg, tuned);
+    }
     const tasks = Array.from({ length: req.chains.count }, (_, chain) => {
-      const task: ChainTask = { source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chain };
+      const task: ChainTask = { source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chain, ...(shared ? { shared } : {}) };
       if (!req.onProgress) return pool.run(task) as Promise<ChainResult>;
       const { port1, port2 } = new MessageChannel();
       const onProgress = req.onProgress;
@@ -95,7 +140,7 @@ async function runInWorkers(req: RunChainsRequest, source: PosteriorSource, thre
       task.port = port2;
       return (pool.run(task, { transferList: [port2] }) as Promise<ChainResult>).finally(() => port1.close());
     });
-    return await Promise.all(tasks);
+    return { results: await Promise.all(tasks), shared };
   } finally {
     await pool.destroy();
   }

@@ -21,6 +21,13 @@
  *             kernel.init(ctx.init, ...)), `tuned` (JSON values recorded per chain in the
  *             manifest, e.g. {step_size, inverse_mass_matrix_mean}) and `fge`, the work of the
  *             tuning in full-gradient equivalents. Throw for configs that cannot run.
+ *   share     optional, (tuned of every chain, cfg) -> shared values: tuning pooled over the
+ *             chains of a run (SGLD: one step size for all chains, the median of the chains'
+ *             calibrated steps, so that the chains sample the same distribution and R-hat
+ *             compares like with like). When present, every chain is prepared first, then
+ *             `adopt(prepared, shared, cfg)` applies the shared values to each chain (and
+ *             returns its final `tuned`), and `schedule(cfg, shared)` may depend on them
+ *             (SGLD's auto length is a number of relaxation times at the shared step).
  *   columns   StepInfo fields recorded as trace columns (a list or cfg -> list). The value of
  *             a row is the mean of the field over the steps since the previous row that
  *             reported it (booleans count as 0/1; NaN if none did), except `diverging`, which
@@ -62,6 +69,9 @@ export interface Schedule {
 /** Any JSON value (numbers finite). */
 export type TunedValue = unknown;
 
+/** Tuning pooled over the chains of a run (plain JSON: it is sent to worker threads). */
+export type SharedTuning = Record<string, TunedValue>;
+
 export interface PrepareContext<C> {
   posterior: Posterior;
   cfg: C;
@@ -88,8 +98,13 @@ export interface SamplerDef<C = Record<string, unknown>> {
   readonly summary: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly schema: z.ZodType<C, any>;
-  schedule(cfg: C): Schedule;
+  /** `shared` is given after pooling (see `share`); without it, a provisional schedule. */
+  schedule(cfg: C, shared?: SharedTuning): Schedule;
   prepare(ctx: PrepareContext<C>): Prepared<SamplerState>;
+  /** Pools the chains' tuning into values every chain uses (see the plug-in API above). */
+  share?(tuned: readonly Record<string, TunedValue>[], cfg: C): SharedTuning;
+  /** Applies the shared values to one prepared chain; returns that chain's final `tuned`. */
+  adopt?(prepared: Prepared<SamplerState>, shared: SharedTuning, cfg: C): Record<string, TunedValue>;
   /** Recorded StepInfo fields (a list, or a function of the config). */
   readonly columns: readonly string[] | ((cfg: C) => readonly string[]);
 }
@@ -130,13 +145,18 @@ export interface RunChainOptions<C> {
   chains: ChainSettings;
   seed: number;
   chain: number;
+  /**
+   * The run's pooled tuning (def.share over all chains). Omitted for a sampler with `share`,
+   * the chain pools its own tuning alone (a run of one chain).
+   */
+  shared?: SharedTuning;
   /** Called after each recorded row; throttle on the caller's side. */
   onProgress?: (p: Progress) => void;
 }
 
 /** The schedule with the chain settings' burn-in applied. */
-export function resolveSchedule<C>(def: SamplerDef<C>, cfg: C, chains: ChainSettings): Schedule {
-  const s = def.schedule(cfg);
+export function resolveSchedule<C>(def: SamplerDef<C>, cfg: C, chains: ChainSettings, shared?: SharedTuning): Schedule {
+  const s = def.schedule(cfg, shared);
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`${def.name}: steps must be a positive integer, got ${s.steps}`);
   if (!Number.isInteger(s.evalEvery) || s.evalEvery < 1) throw new Error(`${def.name}: eval_every must be a positive integer, got ${s.evalEvery}`);
   const burnIn = burnInSteps(chains.burn_in, s.steps, s.burnIn);
@@ -161,14 +181,49 @@ function allFinite(x: Float64Array): boolean {
   return Number.isFinite(s);
 }
 
-/** Runs one chain: tuning, burn-in, sampling, recording. Deterministic given (seed, chain). */
-export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
+/** A chain after tuning, before sampling (see prepareChain / sampleChain). */
+export interface PreparedChain {
+  chain: number;
+  prepared: Prepared<SamplerState>;
+  init: Float64Array;
+  /** performance.now() when the chain began and when its tuning ended. */
+  t0: number;
+  tTuned: number;
+}
+
+/** Initial position and the sampler's tuning of one chain. Deterministic given (seed, chain). */
+export function prepareChain<C>(opts: Omit<RunChainOptions<C>, 'shared' | 'onProgress'>): PreparedChain {
   const { posterior, def, cfg, chains, seed, chain } = opts;
-  const schedule = resolveSchedule(def, cfg, chains);
   const t0 = performance.now();
   const init = initialPosition(posterior, seed, chain, chains.init_noise);
+  // Before pooling the schedule is provisional (a sampler with `share` may size its run from
+  // the shared tuning); samplers that read ctx.schedule have no `share`.
+  const schedule = resolveSchedule(def, cfg, chains);
   const prepared = def.prepare({ posterior, cfg, chain, key: keyAt(seed, Stream.tune, chain), init, schedule });
-  const tTuned = performance.now();
+  return { chain, prepared, init, t0, tTuned: performance.now() };
+}
+
+/** The shared tuning of a run from its chains' tuned values (undefined: the sampler pools nothing). */
+export function shareTuning<C>(def: SamplerDef<C>, cfg: C, tuned: readonly Record<string, TunedValue>[]): SharedTuning | undefined {
+  return def.share ? def.share(tuned, cfg) : undefined;
+}
+
+/** Runs one chain: tuning, burn-in, sampling, recording. Deterministic given (seed, chain) and the shared tuning. */
+export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
+  const p = prepareChain(opts);
+  const shared = opts.shared ?? shareTuning(opts.def, opts.cfg, [p.prepared.tuned]);
+  return sampleChain(opts, p, shared);
+}
+
+/** Applies the shared tuning to a prepared chain, then burn-in, sampling and recording. */
+export function sampleChain<C>(opts: Omit<RunChainOptions<C>, 'shared'>, p: PreparedChain, shared: SharedTuning | undefined): ChainResult {
+  const { posterior, def, cfg, chains, seed, chain } = opts;
+  const { prepared, init } = p;
+  // Chains of one thread are all prepared before any samples, so time is tuning + own sampling.
+  const tuneMs = p.tTuned - p.t0;
+  const tSample = performance.now();
+  const tuned = shared !== undefined && def.adopt ? def.adopt(prepared, shared, cfg) : prepared.tuned;
+  const schedule = resolveSchedule(def, cfg, chains, shared);
   const { kernel } = prepared;
   const chainKey = keyAt(seed, Stream.chain, chain);
   let state = prepared.state ?? kernel.init(init, keyAt(seed, Stream.init, chain, 1));
@@ -233,7 +288,7 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
     LnCol[row] = Ln;
     llcCol[row] = llc;
     fgeCol[row] = fge;
-    timeCol[row] = (performance.now() - t0) / 1000;
+    timeCol[row] = (tuneMs + performance.now() - tSample) / 1000;
     for (let j = 0; j < names.length; j++) {
       extra[j]![row] = names[j] === 'diverging' ? sums[j]! : counts[j]! > 0 ? sums[j]! / counts[j]! : Number.NaN;
       sums[j] = 0;
@@ -259,12 +314,12 @@ export function runChain<C>(opts: RunChainOptions<C>): ChainResult {
   return {
     chain,
     columns,
-    tuned: prepared.tuned,
+    tuned,
     tune_fge: prepared.fge,
     sample_fge: sampleFge,
     eval_fge: evalFge,
-    tune_time_s: (tTuned - t0) / 1000,
-    sample_time_s: (tEnd - tTuned) / 1000,
+    tune_time_s: tuneMs / 1000,
+    sample_time_s: (tEnd - tSample) / 1000,
     steps_done: failure ? failure.step : schedule.steps,
     failure,
   };

@@ -11,7 +11,7 @@ import { runChains } from './chains.js';
 import { resolveChainSettings } from './config.js';
 import { loadSampler, resolveSamplerConfig, UnknownSamplerError } from './registry.js';
 import { initialPosition, runChain } from './runner.js';
-import { sampler as sgld, sgldKernel } from './sgld.js';
+import { quadraticAdamSgldLambda, relaxationSteps, sampler as sgld, sgldKernel, sgldSchedule } from './sgld.js';
 import type { LossFunction } from '../engine/types.js';
 
 const D = 10;
@@ -86,6 +86,41 @@ describe('SGLD on the quadratic target', () => {
     expect(Math.abs(mean - quadraticPosteriorLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma }))).toBeGreaterThan(3 * mcse);
   });
 
+  it('Adam-SGLD with a fixed preconditioner matches its EMA-drift identity, not ULA', () => {
+    // precond_eps = 10 >> sqrt(vhat) ~ 0.03 makes eps_i constant to 0.3%, isolating the lag of
+    // Adam's drift (measured: identity z = 0.0 at eps_i a = 0.1; ULA 43 MCSE away).
+    const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
+    const a = post.gamma + post.nBeta;
+    const kernel = sgldKernel(post, { stepSize: (0.1 / a) * 10.03, batchSize: 256, precond: 'adam', beta1: 0.9, beta2: 0.999, precondEps: 10, malaEvery: 0 });
+    const burn = 2000;
+    const steps = 12000;
+    const epsMean = new Float64Array(D);
+    const series: Float64Array[] = [];
+    for (let c = 0; c < 4; c++) {
+      let state = kernel.init(initialPosition(post, 7, c, 0.01), keyAt(7, Stream.init, c));
+      const ck = keyAt(7, Stream.chain, c);
+      const draws = new Float64Array((steps - burn) / 5);
+      for (let t = 0; t < steps; t++) {
+        state = kernel.step(state, foldIn(ck, t)).state;
+        if (t < burn) continue;
+        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * 4);
+        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
+      }
+      series.push(draws);
+    }
+    const all = series.flatMap((x) => Array.from(x));
+    const mean = all.reduce((s, x) => s + x, 0) / all.length;
+    const mcse = mcseMean(series).value!;
+    const truth = quadraticAdamSgldLambda({ nBeta: post.nBeta, gamma: post.gamma, beta1: 0.9, stepSizes: epsMean });
+    const ula = quadraticPreconditionedUlaLambda({ n: N, beta: post.beta, gamma: post.gamma, stepSizes: epsMean });
+    expect(Math.abs(mean - truth)).toBeLessThan(3 * mcse);
+    expect(mean - ula).toBeGreaterThan(10 * mcse);
+    // The excess is ~(1 + b1) / (1 - b1) = 19x ULA's, the factor calibrate.ts budgets.
+    const exact = quadraticPosteriorLambda({ d: D, n: N, beta: post.beta, gamma: post.gamma });
+    expect((truth - exact) / (ula - exact)).toBeGreaterThan(17);
+    expect((truth - exact) / (ula - exact)).toBeLessThan(19.5);
+  });
+
   it('calibrated step (default) lands within the target bias of the exact posterior value', async () => {
     const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
     const loaded = await loadSampler('sgld');
@@ -100,12 +135,35 @@ describe('SGLD on the quadratic target', () => {
     // bias between 0 and 2 target_bias, plus 3 MCSE.
     expect(mean).toBeGreaterThan(exact - 3 * mcse);
     expect(mean).toBeLessThan(exact * (1 + 2 * 0.03) + 3 * mcse);
+    // One step for the run: the median of the chains' own calibrated steps.
+    const own = run.results.map((r) => (r.tuned as { chain_step_size: number }).chain_step_size).sort((x, y) => x - y);
+    const shared = (run.results[0]!.tuned as { step_size: number }).step_size;
+    expect(shared).toBeCloseTo(Math.sqrt(own[1]! * own[2]!), 15);
     for (const r of run.results) {
-      const eps = (r.tuned as { step_size: number }).step_size;
+      expect((r.tuned as { step_size: number }).step_size).toBe(shared);
+      const eps = (r.tuned as { chain_step_size: number }).chain_step_size;
       expect((eps * (post.gamma + post.nBeta)) / 4).toBeGreaterThan(0.01);
       expect((eps * (post.gamma + post.nBeta)) / 4).toBeLessThan(0.06);
       expect(r.tune_fge).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('SGLD auto length', () => {
+  it('burns in and records whole localiser relaxation times R = 2 / (gamma eps) at the shared step', () => {
+    const cfg = { steps: 'auto' as const, warmup: null, eval_every: 'auto' as const, burn_in_relaxations: 0.75, kept_relaxations: 2, max_steps: 400_000 };
+    const R = relaxationSteps(5e-5, 1);
+    expect(R).toBe(40_000);
+    const s = sgldSchedule(cfg, { step_size: 5e-5, localizer_gamma: 1 });
+    expect(s.burnIn).toBe(30_000);
+    expect(s.steps).toBe(110_000);
+    expect(s.evalEvery).toBe(160); // 80k kept steps / 500 rows
+    // Capped: burn-in and kept shrink in proportion.
+    const capped = sgldSchedule({ ...cfg, max_steps: 55_000 }, { step_size: 5e-5, localizer_gamma: 1 });
+    expect(capped.steps).toBe(55_000);
+    expect(capped.burnIn).toBe(15_000);
+    // A fixed step count keeps the old meaning (half burnt).
+    expect(sgldSchedule({ ...cfg, steps: 1000 })).toEqual({ steps: 1000, burnIn: 500, evalEvery: 1 });
   });
 });
 

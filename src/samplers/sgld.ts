@@ -12,7 +12,24 @@
  *   Adam also m <- b1 m + (1 - b1) g, m_0 = 0, mhat = m / (1 - b1^t).
  *
  * Step size: `step_size: auto` (default) calibrates it per chain from the target (see
- * calibrate.ts: a bias budget from a Hessian-trace estimate); a number overrides it.
+ * calibrate.ts: a bias budget from a Hessian-trace estimate), and the run then uses ONE step,
+ * the median of the chains' calibrated steps (SamplerDef.share): a single pilot's step is noisy
+ * (4x spread between chains measured on a DLN), and chains at different steps sample different
+ * distributions, so their spread and R-hat would mix step error with Monte Carlo error. A
+ * number overrides the calibration.
+ *
+ * Run length: `steps: auto` (default) sizes the run in relaxation times of the localiser,
+ * R = 2 / (gamma eps) steps (the AR(1) time constant 1 / (1 - rho) of a direction that only
+ * the prior gamma/2 |w - w*|^2 holds, rho = 1 - eps gamma / 2). A singular model has such flat
+ * directions (e.g. a DLN's later layers when the first is zero at w*), and lambda-hat depends on
+ * where the chain is along them: started at w*, it drifts while the chain moves out into the
+ * singular valley. Measured on `dln 6-4-3-5 r0` (validate) at eps = 5e-5 (R = 40k steps):
+ * 5k-step block means 7.2, 6.4, 5.7, then fluctuating around 5.6 (Aoyagi 5.5); the old fixed
+ * 10k steps with half burnt kept steps 5k-10k, inside that transient (+10.5%). A fixed step
+ * count cannot be right for every target because R scales with 1 / eps. Auto: burn-in
+ * `burn_in_relaxations` R, then `kept_relaxations` R recorded, capped at `max_steps`.
+ * `eval_every: auto` records ~500 rows per chain (L_n is correlated over ~R steps, so more
+ * frequent evaluation costs full-data passes and buys little).
  *
  * Optional diagnostic `mala_every: k`: every k steps, the Metropolis acceptance probability
  * that the SGLD proposal would have under MALA, computed on the step's own minibatch (as
@@ -21,7 +38,7 @@
 import { z } from 'zod';
 import { threefry2x32Into, normalInto, type Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import type { PrepareContext, Prepared, SamplerDef, Schedule } from './runner.js';
+import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from './runner.js';
 import { calibrateStepSize } from './calibrate.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;
@@ -36,10 +53,17 @@ const stepSizeSchema = z.union([
 
 export const sgldSchema = z
   .object({
-    steps: z.number().int().min(1).default(10_000),
-    /** Burn-in steps (Python ignored this key). null: half of the steps. */
+    /** Kernel steps after calibration, or auto: a number of localiser relaxation times (above). */
+    steps: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
+    /** Burn-in steps (Python ignored this key). null: burn_in_relaxations R (auto), else half of the steps. */
     warmup: z.number().int().min(0).nullable().default(null),
-    eval_every: z.number().int().min(1).default(20),
+    /** auto: about `ROWS_PER_CHAIN` recorded rows per chain. */
+    eval_every: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
+    /** steps: auto: burn-in and recorded length in relaxation times R = 2 / (gamma eps). */
+    burn_in_relaxations: z.number().gt(0).default(0.75),
+    kept_relaxations: z.number().gt(0).default(2),
+    /** steps: auto never exceeds this (then burn-in and kept shrink in proportion). */
+    max_steps: z.number().int().min(2).default(400_000),
     batch_size: z.number().int().min(1).default(256),
     step_size: stepSizeSchema.default('auto'),
     precond: z.enum(PRECONDITIONERS).default('none'),
@@ -228,7 +252,7 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared<SgldState> {
   const { posterior, cfg } = ctx;
   if (cfg.step_size !== 'auto') {
     const kernel = sgldKernel(posterior, sgldKernelOptions(cfg, cfg.step_size));
-    return { kernel, tuned: { step_size: cfg.step_size, step_size_source: 'config' }, fge: 0 };
+    return { kernel, tuned: { step_size: cfg.step_size, step_size_source: 'config', localizer_gamma: posterior.gamma }, fge: 0 };
   }
   const kernel = sgldKernel(posterior, sgldKernelOptions(cfg, 1));
   const cal = calibrateStepSize({
@@ -247,17 +271,134 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared<SgldState> {
   return {
     kernel,
     state: cal.state,
-    tuned: { step_size: cal.stepSize, step_size_source: 'calibrated', calibration: cal.report },
+    tuned: { step_size: cal.stepSize, step_size_source: 'calibrated', localizer_gamma: posterior.gamma, calibration: cal.report },
     fge: cal.fge,
   };
 }
 
-export function sgldSchedule(cfg: { steps: number; warmup: number | null; eval_every: number }): Schedule {
+/** The median (of an even count: the geometric mean of the middle two, steps being scales). */
+function medianStep(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : Math.sqrt(s[m - 1]! * s[m]!);
+}
+
+/** One step for the run: the median of the chains' steps (all equal when configured). */
+function shareSgld(tuned: readonly Record<string, TunedValue>[]): SharedTuning {
+  const steps = tuned.map((t) => Number(t.step_size));
+  const gamma = Number(tuned[0]?.localizer_gamma);
+  if (!steps.every((x) => Number.isFinite(x) && x > 0) || !(gamma > 0)) {
+    throw new Error(`sgld: cannot pool the chains' tuning (step sizes ${JSON.stringify(steps)}, gamma ${gamma})`);
+  }
+  return { step_size: medianStep(steps), localizer_gamma: gamma, chains: steps.length };
+}
+
+function adoptSgld(prepared: Prepared, shared: SharedTuning, cfg: SgldConfig): Record<string, TunedValue> {
+  const eps = Number(shared.step_size);
+  (prepared.kernel as SgldKernel).stepSize = eps;
+  const own = prepared.tuned;
+  const schedule = sgldSchedule(cfg, shared);
   return {
-    steps: cfg.steps,
-    burnIn: cfg.warmup ?? Math.floor(cfg.steps / 2),
-    evalEvery: cfg.eval_every,
+    ...own,
+    step_size: eps,
+    ...(own.step_size_source === 'calibrated'
+      ? { chain_step_size: own.step_size, step_size_source: `calibrated (median of ${String(shared.chains)} chains)` }
+      : {}),
+    relaxation_steps: relaxationSteps(eps, Number(shared.localizer_gamma)),
+    ...(cfg.steps === 'auto' ? { auto_steps: schedule.steps, auto_burn_in: schedule.burnIn, steps_capped: schedule.steps >= cfg.max_steps } : {}),
   };
+}
+
+/** R = 2 / (gamma eps): steps for a direction held only by the localiser to relax by 1/e. */
+export function relaxationSteps(stepSize: number, gamma: number): number {
+  return 2 / (gamma * stepSize);
+}
+
+/**
+ * lambda-hat that Adam-SGLD with fixed per-coordinate steps eps_i converges to on the quadratic
+ * L = 1/2 |w - w*|^2 (minibatch gradients exact), t large (bias correction 1). Per coordinate
+ * z = (x, m), x = w - w*:  m' = b1 m + (1 - b1) x,  x' = x - (eps/2)(gamma x + n beta m') + sqrt(eps) xi,
+ * a linear AR system z' = A z + b xi whose stationary covariance solves S = A S A^T + b b^T.
+ * The drift is the EMA m, which lags x, so this is NOT the ULA variance 1 / (a (1 - eps a / 4)):
+ * the lag acts like negative damping, and for eps a << 1 - b1 the excess over the exact 1/a is
+ * about (1 + b1) / (1 - b1) times ULA's (19x at b1 = 0.9). Returns sum_i (n beta / 2) S_xx(eps_i).
+ */
+export function quadraticAdamSgldLambda(s: { nBeta: number; gamma: number; beta1: number; stepSizes: ArrayLike<number> }): number {
+  const { nBeta: nb, gamma, beta1: b1 } = s;
+  let total = 0;
+  for (let i = 0; i < s.stepSizes.length; i++) {
+    const e = s.stepSizes[i]!;
+    // A = [[p, q], [r, b1]] (z = (x, m)); doubling: S = sum_k A^k Q (A^k)^T, Q = diag(e, 0).
+    let p = 1 - (e * gamma) / 2 - (e * nb * (1 - b1)) / 2;
+    let q = (-e * nb * b1) / 2;
+    let r = 1 - b1;
+    let u = b1;
+    let sxx = e;
+    let sxm = 0;
+    let smm = 0;
+    for (let k = 0; k < 64; k++) {
+      // S <- S + P S P^T with P = [[p, q], [r, u]]
+      const axx = p * sxx + q * sxm;
+      const axm = p * sxm + q * smm;
+      const amx = r * sxx + u * sxm;
+      const amm = r * sxm + u * smm;
+      const nxx = sxx + axx * p + axm * q;
+      const nxm = sxm + axx * r + axm * u;
+      const nmm = smm + amx * r + amm * u;
+      sxx = nxx;
+      sxm = nxm;
+      smm = nmm;
+      const pp = p * p + q * r;
+      const pq = p * q + q * u;
+      const rp = r * p + u * r;
+      const uu = r * q + u * u;
+      p = pp;
+      q = pq;
+      r = rp;
+      u = uu;
+      if (!Number.isFinite(sxx) || sxx < 0) throw new RangeError(`Adam-SGLD on the quadratic is unstable at eps = ${e}`);
+    }
+    total += (nb / 2) * sxx;
+  }
+  return total;
+}
+
+/** Recorded rows per chain that `eval_every: auto` aims at. */
+export const ROWS_PER_CHAIN = 500;
+
+export interface ScheduleConfig {
+  steps: number | 'auto';
+  warmup: number | null;
+  eval_every: number | 'auto';
+  burn_in_relaxations?: number;
+  kept_relaxations?: number;
+  max_steps?: number;
+}
+
+/**
+ * The SGLD (and SGNHT) schedule. With `steps: auto` it needs the run's step (shared tuning);
+ * without it (before calibration) it is provisional: max_steps.
+ */
+export function sgldSchedule(cfg: ScheduleConfig, shared?: SharedTuning): Schedule {
+  let steps: number;
+  let burnIn: number;
+  if (cfg.steps === 'auto') {
+    const max = cfg.max_steps ?? 400_000;
+    const burnR = cfg.burn_in_relaxations ?? 0.75;
+    const keptR = cfg.kept_relaxations ?? 2;
+    const eps = Number(shared?.step_size);
+    const gamma = Number(shared?.localizer_gamma);
+    // Provisional (no step yet): as if R filled max_steps exactly.
+    const R = eps > 0 && gamma > 0 ? relaxationSteps(eps, gamma) : max / (burnR + keptR);
+    const scale = Math.min(1, max / (R * (burnR + keptR)));
+    burnIn = cfg.warmup ?? Math.min(max - 1, Math.ceil(scale * burnR * R));
+    steps = Math.max(burnIn + 1, Math.min(max, Math.ceil(burnIn + scale * keptR * R)));
+  } else {
+    steps = cfg.steps;
+    burnIn = cfg.warmup ?? Math.floor(cfg.steps / 2);
+  }
+  const evalEvery = cfg.eval_every === 'auto' ? Math.max(1, Math.floor((steps - Math.min(burnIn, steps)) / ROWS_PER_CHAIN)) : cfg.eval_every;
+  return { steps, burnIn, evalEvery };
 }
 
 export const sampler: SamplerDef<SgldConfig> = {
@@ -266,5 +407,7 @@ export const sampler: SamplerDef<SgldConfig> = {
   schema: sgldSchema,
   schedule: sgldSchedule,
   prepare: prepareSgld as (ctx: PrepareContext<SgldConfig>) => Prepared,
+  share: shareSgld,
+  adopt: adoptSgld,
   columns: (cfg) => (cfg.mala_every > 0 ? ['step_size', 'mala_acceptance'] : ['step_size']),
 };
