@@ -119,13 +119,44 @@ export class TsModel implements NetworkModel {
       const { fanIn, fanOut, wOff, bOff } = this.layers[k]!;
       const hin = this.hs[k]!;
       const z = k + 1 < L ? this.hs[k + 1]! : this.out;
+      // z[i, o] = b[o] + sum_j hin[i, j] W[o, j], four outputs at a time: four independent
+      // sums keep the adder busy (one running sum waits on its own latency every step).
       for (let i = 0; i < m; i++) {
         const ri = i * fanIn;
-        for (let o = 0; o < fanOut; o++) {
-          let s = bOff >= 0 ? P[bOff + o]! : 0;
+        const zi = i * fanOut;
+        let o = 0;
+        for (; o + 4 <= fanOut; o += 4) {
+          const w0 = wOff + o * fanIn;
+          const w1 = w0 + fanIn;
+          const w2 = w1 + fanIn;
+          const w3 = w2 + fanIn;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          for (let j = 0; j < fanIn; j++) {
+            const h = hin[ri + j]!;
+            s0 += h * P[w0 + j]!;
+            s1 += h * P[w1 + j]!;
+            s2 += h * P[w2 + j]!;
+            s3 += h * P[w3 + j]!;
+          }
+          if (bOff >= 0) {
+            s0 += P[bOff + o]!;
+            s1 += P[bOff + o + 1]!;
+            s2 += P[bOff + o + 2]!;
+            s3 += P[bOff + o + 3]!;
+          }
+          z[zi + o] = s0;
+          z[zi + o + 1] = s1;
+          z[zi + o + 2] = s2;
+          z[zi + o + 3] = s3;
+        }
+        for (; o < fanOut; o++) {
           const wo = wOff + o * fanIn;
+          let s = 0;
           for (let j = 0; j < fanIn; j++) s += hin[ri + j]! * P[wo + j]!;
-          z[i * fanOut + o] = s;
+          z[zi + o] = bOff >= 0 ? s + P[bOff + o]! : s;
         }
       }
       if (k + 1 < L) this.hidden(z, this.ds[k]!, this.rstd[k]!, m, fanOut, needDeriv);
@@ -229,24 +260,60 @@ export class TsModel implements NetworkModel {
     for (let k = this.layers.length - 1; k >= 0; k--) {
       const { fanIn, fanOut, wOff, bOff } = this.layers[k]!;
       const hin = this.hs[k]!;
-      // dW[o, j] = sum_i dz[i, o] hin[i, j]; db[o] = sum_i dz[i, o]
-      for (let i = 0; i < m; i++) {
+      // dW[o, j] = sum_i dz[i, o] hin[i, j]; db[o] = sum_i dz[i, o]. Four rows at a time, so
+      // each read-modify-write of G carries four products.
+      let i = 0;
+      for (; i + 4 <= m; i += 4) {
+        const r0 = i * fanIn;
+        const r1 = r0 + fanIn;
+        const r2 = r1 + fanIn;
+        const r3 = r2 + fanIn;
+        for (let o = 0; o < fanOut; o++) {
+          const g0 = dz[i * fanOut + o]!;
+          const g1 = dz[(i + 1) * fanOut + o]!;
+          const g2 = dz[(i + 2) * fanOut + o]!;
+          const g3 = dz[(i + 3) * fanOut + o]!;
+          if (bOff >= 0) G[bOff + o] = G[bOff + o]! + (g0 + g1 + g2 + g3);
+          if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0) continue;
+          const wo = wOff + o * fanIn;
+          for (let j = 0; j < fanIn; j++) {
+            G[wo + j] = G[wo + j]! + (g0 * hin[r0 + j]! + g1 * hin[r1 + j]! + g2 * hin[r2 + j]! + g3 * hin[r3 + j]!);
+          }
+        }
+      }
+      for (; i < m; i++) {
+        const ri = i * fanIn;
         for (let o = 0; o < fanOut; o++) {
           const g = dz[i * fanOut + o]!;
           if (bOff >= 0) G[bOff + o] = G[bOff + o]! + g;
           if (g === 0) continue;
           const wo = wOff + o * fanIn;
-          const ri = i * fanIn;
           for (let j = 0; j < fanIn; j++) G[wo + j] = G[wo + j]! + g * hin[ri + j]!;
         }
       }
       if (k === 0) break;
-      // dh[i, j] = sum_o dz[i, o] W[o, j]
+      // dh[i, j] = sum_o dz[i, o] W[o, j], four outputs o at a time.
       for (let i = 0; i < m; i++) {
         const ri = i * fanIn;
+        const zi = i * fanOut;
         for (let j = 0; j < fanIn; j++) dh[ri + j] = 0;
-        for (let o = 0; o < fanOut; o++) {
-          const g = dz[i * fanOut + o]!;
+        let o = 0;
+        for (; o + 4 <= fanOut; o += 4) {
+          const g0 = dz[zi + o]!;
+          const g1 = dz[zi + o + 1]!;
+          const g2 = dz[zi + o + 2]!;
+          const g3 = dz[zi + o + 3]!;
+          if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0) continue;
+          const w0 = wOff + o * fanIn;
+          const w1 = w0 + fanIn;
+          const w2 = w1 + fanIn;
+          const w3 = w2 + fanIn;
+          for (let j = 0; j < fanIn; j++) {
+            dh[ri + j] = dh[ri + j]! + (g0 * P[w0 + j]! + g1 * P[w1 + j]! + g2 * P[w2 + j]! + g3 * P[w3 + j]!);
+          }
+        }
+        for (; o < fanOut; o++) {
+          const g = dz[zi + o]!;
           if (g === 0) continue;
           const wo = wOff + o * fanIn;
           for (let j = 0; j < fanIn; j++) dh[ri + j] = dh[ri + j]! + g * P[wo + j]!;
