@@ -48,17 +48,19 @@ export interface CaseResult {
   pass: boolean;
   per_chain: number[];
   step_sizes: number[];
+  /** Caveat printed under the table (e.g. a sampler whose stationary law is known to differ). */
+  note?: string;
   total_fge: number;
   wall_s: number;
 }
 
-interface DlnCase {
+export interface DlnCase {
   name: string;
   widths: number[];
   rank: number;
 }
 
-const DLN_CASES: DlnCase[] = [
+export const DLN_CASES: readonly DlnCase[] = [
   { name: 'regular linear 4->3', widths: [4, 3], rank: 3 },
   { name: 'dln 3-2-3 r1', widths: [3, 2, 3], rank: 1 },
   { name: 'dln 5-3-5 r1', widths: [5, 3, 5], rank: 1 },
@@ -101,6 +103,19 @@ function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number
   return createModel({ spec, data: { n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype: 'float64' });
 }
 
+/**
+ * The posterior of DLN case `index` at sample size n (teacher seed 100 + index, data seed
+ * 200 + index), with its Aoyagi lambda. The caller disposes the model.
+ */
+export function dlnCasePosterior(index: number, n: number): { posterior: Posterior; truth: number; model: LossFunction & { dispose(): void } } {
+  const c = DLN_CASES[index]!;
+  const settings = resolvePosteriorSettings({});
+  const wStar = dlnTeacher(c.widths, c.rank, 100 + index);
+  const model = dlnModel(c.widths, wStar, n, 200 + index);
+  const posterior = makePosterior({ loss: model, wStar, beta0: settings.beta0, betaMode: settings.beta_mode, gamma: settings.gamma });
+  return { posterior, truth: dlnLearningCoefficient(c.widths, c.rank).lambda, model };
+}
+
 async function runCase(
   name: string,
   kind: CaseResult['kind'],
@@ -136,6 +151,18 @@ async function runCase(
   };
 }
 
+/**
+ * Adam-SGLD is compared with the exact posterior value, which it does not target: its drift is
+ * the EMA m of past gradients, and for a fixed preconditioner its stationary variance is the
+ * Lyapunov solution of `quadraticAdamSgldLambda` (sgld.ts; tested to 3 MCSE), an excess over
+ * the exact value about (1 + b1) / (1 - b1) = 19 times ULA's. Calibration budgets that factor,
+ * but the adaptive v (an EMA of g^2 over ~1 / (1 - b2) steps, correlated with the position)
+ * adds a further excess that no identity here captures (measured: about 2x the fixed-D excess
+ * at eps_i a = 0.01), hence +10-16% on this case.
+ */
+const ADAM_NOTE =
+  "adam_sgld: expected to exceed the exact value: Adam's EMA drift has its own stationary law (sgld.ts quadraticAdamSgldLambda), and its adaptive v adds a further, unmodelled excess";
+
 export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]> {
   const loaded = await loadSampler(opts.sampler);
   const quick = opts.quick ?? false;
@@ -162,7 +189,9 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
     } else {
       const cfg = resolveSamplerConfig(loaded, { ...opts.overrides });
       const truth = quadraticPosteriorLambda({ d, n, beta: posterior.beta, gamma: posterior.gamma });
-      push(await runCase(`quadratic d=${d} (exact)`, 'exact', posterior, truth, opts, cfg));
+      const r = await runCase(`quadratic d=${d} (exact)`, 'exact', posterior, truth, opts, cfg);
+      if (cfg.precond === 'adam') r.note = ADAM_NOTE;
+      push(r);
     }
   }
 
@@ -181,7 +210,9 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
         gamma: settings.gamma,
       });
       const truth = dlnLearningCoefficient(c.widths, c.rank).lambda;
-      const cfg = resolveSamplerConfig(loaded, { ...(quick ? { steps: 4000 } : {}), ...opts.overrides });
+      // --quick: a fixed short run (a smoke test, not a verdict); the full suite uses the
+      // sampler's defaults (SGLD: auto length in localiser relaxation times).
+      const cfg = resolveSamplerConfig(loaded, { ...(quick && loaded.def.name === 'sgld' ? { steps: 4000, eval_every: 20 } : quick ? { steps: 4000 } : {}), ...opts.overrides });
       push(await runCase(c.name, c.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, opts, cfg));
     } finally {
       model.dispose();
@@ -205,5 +236,6 @@ export function formatTable(rows: CaseResult[]): string {
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
-  return [fmt(head), ...lines.map(fmt)].join('\n');
+  const notes = rows.filter((r) => r.note).map((r) => `note (${r.case}): ${r.note!}`);
+  return [fmt(head), ...lines.map(fmt), ...notes].join('\n');
 }
