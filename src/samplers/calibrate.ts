@@ -27,6 +27,9 @@
  * (n beta tr(D H)), which bounds the inflation of every single direction.
  * The pilot rounds double as burn-in: sampling starts from their final state. All of their
  * work (steps, L_n evaluations, probes) is counted in FGE.
+ * One pilot's step is noisy (its lambda-hat and trace come from a few hundred steps of a chain
+ * whose L_n is correlated over ~2 / (gamma eps) steps on singular targets; a 4x spread between
+ * chains was measured on a DLN), so SGLD runs with the median over the chains (sgld.ts).
  */
 import { foldIn, threefry2x32Into, type Key } from '../rng/index.js';
 import type { Posterior } from './types.js';
