@@ -27,17 +27,15 @@ export type ReportTaskSpec = ReportSpec;
 
 export type AnyTaskSpec = TaskSpec | ModuleTaskSpec | ReportTaskSpec;
 
-export type StageFn = (spec: never) => unknown;
-export type StageName = 'build' | 'sample' | 'diagnose' | 'report';
-/** Stage functions already loaded by the caller (the thread worker loads them statically). */
-export type StageTable = Partial<Record<StageName, StageFn>>;
+type StageFn = (spec: never) => unknown;
+type StageName = 'build' | 'sample' | 'diagnose' | 'report';
 
 /** Imports a sibling stage module by name; a missing module is a clear error, not a crash. */
 async function stage(file: string, exportName: string): Promise<StageFn> {
-  // A computed specifier: the stage modules are written by other parts of the project, and the
-  // dispatcher must compile (and run synthetic tasks) before and after they exist.
-  // A relative .js specifier, as a static import would say: from source, tsx maps it to the .ts
-  // file (it maps relative specifiers only; an absolute .ts URL fails inside worker threads).
+  // Imported on demand: a process that runs one sample task never loads the diagnose stage's
+  // plotting libraries (~1 s of start-up per task). A relative .js specifier, as a static import
+  // would say: from source, tsx maps it to the .ts file (an absolute .ts URL fails inside worker
+  // threads).
   const url = new URL(`./${file}.js`, import.meta.url);
   let mod: Record<string, unknown>;
   try {
@@ -60,13 +58,13 @@ const EXPORTS: Record<StageName, string> = {
   report: 'reportTask',
 };
 
-export async function runTask(spec: AnyTaskSpec, stages: StageTable = {}): Promise<unknown> {
+export async function runTask(spec: AnyTaskSpec): Promise<unknown> {
   switch (spec.kind) {
     case 'build':
     case 'sample':
     case 'diagnose':
     case 'report':
-      return (stages[spec.kind] ?? (await stage(spec.kind, EXPORTS[spec.kind])))(spec as never);
+      return (await stage(spec.kind, EXPORTS[spec.kind]))(spec as never);
     case 'module': {
       if (!isAbsolute(spec.module)) throw new Error(`module task: '${spec.module}' must be an absolute path`);
       const mod = (await import(pathToFileURL(spec.module).href)) as Record<string, unknown>;
@@ -87,10 +85,10 @@ export type WorkerReply =
   | { ok: true; result: unknown; walltime_s: number }
   | { ok: false; error: { kind: 'task_error'; message: string; stack?: string }; walltime_s: number };
 
-export async function runTaskReply(spec: AnyTaskSpec, stages: StageTable = {}): Promise<WorkerReply> {
+export async function runTaskReply(spec: AnyTaskSpec): Promise<WorkerReply> {
   const t0 = performance.now();
   try {
-    const result = await runTask(spec, stages);
+    const result = await runTask(spec);
     // Round-trip through JSON so every executor hands back exactly the same value.
     return { ok: true, result: JSON.parse(JSON.stringify(result ?? null)) as unknown, walltime_s: (performance.now() - t0) / 1000 };
   } catch (err) {
