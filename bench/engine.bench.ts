@@ -8,6 +8,7 @@
 // in several rounds and the median and best round are reported (ms_per_eval and gflops are the
 // median wall time). When other processes compete for the cores, wall time overstates the cost
 // of an eval; cpu_ms_per_eval / gflops_cpu count only the CPU time this process got.
+import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -84,9 +85,8 @@ function timeModel(model: NetworkModel, theta: Float64Array, grad: Float64Array,
   return { wall, cpu, evals, rounds };
 }
 
-export default async function main(): Promise<void> {
+function runCells(impls: EngineImpl[]): Row[] {
   const rows: Row[] = [];
-  const relaxed = relaxedSimdSupported();
   for (const w of WORKLOADS) {
     const rnd = lcg(7);
     const inDim = w.spec.sizes[0]!;
@@ -94,7 +94,7 @@ export default async function main(): Promise<void> {
     const X = Float64Array.from({ length: w.n * inDim }, rnd);
     const Y = Float64Array.from({ length: w.n * outDim }, rnd);
     for (const dtype of ['float64', 'float32'] as DType[]) {
-      for (const impl of ['wasm', 'ts'] as EngineImpl[]) {
+      for (const impl of impls) {
         const model = createModel({ spec: w.spec, data: { n: w.n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype, impl });
         const theta = Float64Array.from({ length: model.dim }, () => rnd() * 0.3);
         const grad = new Float64Array(model.dim);
@@ -118,20 +118,48 @@ export default async function main(): Promise<void> {
         };
         rows.push(row);
         model.dispose();
-        console.log(
-          `${w.name} ${dtype.padEnd(7)} ${impl.padEnd(4)} ${row.ms_per_eval.toFixed(3).padStart(9)} ms ` +
+        console.error(
+          `${w.name} ${dtype.padEnd(7)} ${row.variant.padEnd(7)} ${row.ms_per_eval.toFixed(3).padStart(9)} ms ` +
             `(cpu ${row.cpu_ms_per_eval.toFixed(3)}, best ${row.ms_best.toFixed(3)})  ` +
             `${row.gflops.toFixed(2).padStart(6)} GFLOP/s (best ${row.gflops_best.toFixed(2)}, by cpu ${row.gflops_cpu.toFixed(2)})`,
         );
       }
     }
   }
+  return rows;
+}
+
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const CHILD_ENV = 'LAMBDA_HAT_BENCH_RELAXED_CHILD';
+
+/**
+ * The relaxed-SIMD (FMA) kernels only run where the runtime enables them: on Node 20 that is a
+ * flag, so they are timed in a child process started with it (rows with variant 'relaxed').
+ */
+function relaxedRows(): Row[] {
+  const res = spawnSync(process.execPath, [RELAXED_FLAG, '--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [CHILD_ENV]: '1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (res.status !== 0) {
+    console.error(`relaxed-SIMD child failed (status ${res.status}); no relaxed rows`);
+    return [];
+  }
+  return JSON.parse(res.stdout) as Row[];
+}
+
+export default async function main(): Promise<void> {
+  const relaxed = relaxedSimdSupported();
+  const rows = runCells(['wasm', 'ts']);
+  if (!relaxed) rows.push(...relaxedRows());
   const out = {
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
       node: process.version,
       relaxedSimd: relaxed,
+      relaxedRowsNeed: relaxed ? null : RELAXED_FLAG,
       flops_per_eval: '6 * n * dim',
       activation: 'relu for A-C, identity for D; loss mse',
       date: new Date().toISOString(),
@@ -143,4 +171,8 @@ export default async function main(): Promise<void> {
   writeFileSync(`${dir}engine.json.tmp`, JSON.stringify(out, null, 2) + '\n');
   renameSync(`${dir}engine.json.tmp`, `${dir}engine.json`);
   console.log(`wrote ${dir}engine.json`);
+}
+
+if (process.env[CHILD_ENV] === '1' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(JSON.stringify(runCells(['wasm'])));
 }
