@@ -71,4 +71,11 @@ export interface CreateModelOptions {
   dtype: DType;
   /** Default 'wasm'; 'ts' is the plain TypeScript reference. */
   impl?: EngineImpl;
+  /**
+   * Which wasm kernel build to run. 'auto' (default) takes the relaxed-SIMD (fused
+   * multiply-add) build when the runtime validates it (Node 20: only with
+   * --experimental-wasm-relaxed-simd), else plain SIMD. FMA rounds differently, so runs that
+   * must agree bit-for-bit across processes started with different flags should pin 'simd'.
+   */
+  wasmKernels?: 'auto' | 'simd' | 'relaxed';
 }

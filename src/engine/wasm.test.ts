@@ -220,6 +220,29 @@ describe('wasm model lifecycle', () => {
   });
 });
 
+describe('kernel variant choice', () => {
+  const opts = {
+    spec: { sizes: [3, 5, 2], activation: 'tanh' as const, bias: true, layerNorm: false },
+    data: { n: 4, inDim: 3, outDim: 2, X: new Float64Array(12).fill(0.5), Y: new Float64Array(8) },
+    loss: { kind: 'mse' as const },
+    dtype: 'float64' as const,
+  };
+  it("wasmKernels 'simd' pins the plain-SIMD build", () => {
+    const m = createModel({ ...opts, wasmKernels: 'simd' }) as WasmModel;
+    expect(m.variant).toBe('simd');
+    m.dispose();
+  });
+  it("wasmKernels 'relaxed' fails clearly where the runtime lacks relaxed SIMD", () => {
+    if (relaxedSimdSupported()) {
+      const m = createModel({ ...opts, wasmKernels: 'relaxed' }) as WasmModel;
+      expect(m.variant).toBe('relaxed');
+      m.dispose();
+    } else {
+      expect(() => createModel({ ...opts, wasmKernels: 'relaxed' })).toThrow(/--experimental-wasm-relaxed-simd/);
+    }
+  });
+});
+
 describe('relaxed-SIMD build', () => {
   it('runs and agrees with the reference where the runtime enables relaxed SIMD', () => {
     // Node 20 only validates relaxed SIMD behind a flag, so check that build in a child process.
