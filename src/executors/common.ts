@@ -1,7 +1,7 @@
 /** Pieces shared by the executors: a slot limiter, task file names, reading what a worker left. */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecutorDirs, TaskError, TaskOutcome } from './types.js';
+import type { ExecutorDirs, TaskError, TaskOutcome, TaskRequest } from './types.js';
 
 /** A counting semaphore whose waiters can all be turned away at once (cancellation). */
 export class Slots {
@@ -39,6 +39,37 @@ export class Slots {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.reject(new Error('cancelled'));
   }
+}
+
+/**
+ * Runs `start(req)` once a slot is free, releasing the slot when it settles. A task that is
+ * cancelled before it gets a slot, or while it waits for one, never starts.
+ */
+export async function runInSlot(
+  slots: Slots,
+  isCancelled: () => boolean,
+  req: TaskRequest,
+  start: (req: TaskRequest) => Promise<TaskOutcome>,
+): Promise<TaskOutcome> {
+  if (isCancelled()) return cancelledOutcome();
+  let release: () => void;
+  try {
+    release = await slots.acquire();
+  } catch {
+    return cancelledOutcome();
+  }
+  try {
+    if (isCancelled()) return cancelledOutcome();
+    return await start(req);
+  } finally {
+    release();
+  }
+}
+
+/** Creates the per-task spec/result and log directories. */
+export function makeExecutorDirs(dirs: ExecutorDirs): void {
+  mkdirSync(dirs.tasksDir, { recursive: true });
+  mkdirSync(dirs.logsDir, { recursive: true });
 }
 
 export interface TaskFiles {

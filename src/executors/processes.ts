@@ -11,9 +11,9 @@
  * the paths travel as arguments (no quoting of paths into shell text).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { writeJsonAtomic } from '../store/index.js';
-import { cancelledOutcome, looksLikeOom, readReply, replyOutcome, Slots, tailFile, taskFiles } from './common.js';
+import { looksLikeOom, makeExecutorDirs, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 
@@ -41,24 +41,11 @@ export class ProcessExecutor implements Executor {
     this.maxWorkers = opts.maxWorkers;
     this.slots = new Slots(opts.maxWorkers);
     this.entry = opts.entry ?? taskEntry('child');
-    mkdirSync(opts.dirs.tasksDir, { recursive: true });
-    mkdirSync(opts.dirs.logsDir, { recursive: true });
+    makeExecutorDirs(opts.dirs);
   }
 
-  async run(req: TaskRequest): Promise<TaskOutcome> {
-    if (this.cancelled) return cancelledOutcome();
-    let release: () => void;
-    try {
-      release = await this.slots.acquire();
-    } catch {
-      return cancelledOutcome();
-    }
-    try {
-      if (this.cancelled) return cancelledOutcome();
-      return await this.spawnTask(req);
-    } finally {
-      release();
-    }
+  run(req: TaskRequest): Promise<TaskOutcome> {
+    return runInSlot(this.slots, () => this.cancelled, req, (r) => this.spawnTask(r));
   }
 
   private spawnTask(req: TaskRequest): Promise<TaskOutcome> {

@@ -10,12 +10,12 @@
  * nodes (the usual shared home/scratch), and that `node` there is process.execPath here.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { writeFileAtomic, writeJsonAtomic } from '../store/index.js';
 import type { Card } from '../config/cards.js';
-import { cancelledOutcome, readReply, replyOutcome, Slots, tailFile, taskFiles } from './common.js';
+import { makeExecutorDirs, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { ErrorKind, Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 import { errorMessage } from './types.js';
@@ -130,28 +130,15 @@ export class SlurmExecutor implements Executor {
     this.maxWorkers = opts.maxWorkers;
     this.slots = new Slots(opts.maxWorkers);
     this.entry = opts.entry ?? taskEntry('child');
-    mkdirSync(opts.dirs.tasksDir, { recursive: true });
-    mkdirSync(opts.dirs.logsDir, { recursive: true });
+    makeExecutorDirs(opts.dirs);
   }
 
   private env(): NodeJS.ProcessEnv {
     return { ...(this.opts.env ?? process.env) };
   }
 
-  async run(req: TaskRequest): Promise<TaskOutcome> {
-    if (this.cancelled) return cancelledOutcome();
-    let release: () => void;
-    try {
-      release = await this.slots.acquire();
-    } catch {
-      return cancelledOutcome();
-    }
-    try {
-      if (this.cancelled) return cancelledOutcome();
-      return await this.submit(req);
-    } finally {
-      release();
-    }
+  run(req: TaskRequest): Promise<TaskOutcome> {
+    return runInSlot(this.slots, () => this.cancelled, req, (r) => this.submit(r));
   }
 
   private async submit(req: TaskRequest): Promise<TaskOutcome> {

@@ -9,11 +9,10 @@
  *     crash that takes down the process takes down every task.
  * Use the process executor for isolation; this one for many tiny tasks.
  */
-import { mkdirSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import type { ThreadTaskMessage } from '../tasks/thread-worker.js';
 import type { WorkerReply } from '../tasks/run.js';
-import { cancelledOutcome, replyOutcome, Slots, taskFiles } from './common.js';
+import { makeExecutorDirs, replyOutcome, runInSlot, Slots, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 import { errorMessage } from './types.js';
@@ -63,8 +62,7 @@ export class ThreadExecutor implements Executor {
     this.slots = new Slots(opts.maxWorkers);
     const entry = opts.entry ?? taskEntry('thread-worker');
     const env = { ...(opts.env ?? process.env), ...exportsOf(opts.workerInit ?? '') };
-    mkdirSync(opts.dirs.tasksDir, { recursive: true });
-    mkdirSync(opts.dirs.logsDir, { recursive: true });
+    makeExecutorDirs(opts.dirs);
     this.pool = new Piscina({
       filename: entry.file,
       execArgv: entry.execArgv,
@@ -77,20 +75,8 @@ export class ThreadExecutor implements Executor {
     });
   }
 
-  async run(req: TaskRequest): Promise<TaskOutcome> {
-    if (this.cancelled) return cancelledOutcome();
-    let release: () => void;
-    try {
-      release = await this.slots.acquire();
-    } catch {
-      return cancelledOutcome();
-    }
-    try {
-      if (this.cancelled) return cancelledOutcome();
-      return await this.runNow(req);
-    } finally {
-      release();
-    }
+  run(req: TaskRequest): Promise<TaskOutcome> {
+    return runInSlot(this.slots, () => this.cancelled, req, (r) => this.runNow(r));
   }
 
   private async runNow(req: TaskRequest): Promise<TaskOutcome> {
