@@ -41,6 +41,17 @@ export function foldIn(k: Key, data: number): Key {
   return [out[0]!, out[1]!];
 }
 
+/**
+ * foldIn without allocating, for hot loops: the key is written into `out` (which may not be
+ * `k` itself); `scratch` is a 2-word buffer. No range check on `data`.
+ */
+export function foldInInto(k: Key, data: number, out: [number, number], scratch: Uint32Array): [number, number] {
+  threefry2x32Into(k[0], k[1], 0, data, scratch, 0);
+  out[0] = scratch[0]!;
+  out[1] = scratch[1]!;
+  return out;
+}
+
 /** `num` independent keys, as jax.random.split. */
 export function split(k: Key, num = 2): Key[] {
   const keys: Key[] = [];
@@ -88,12 +99,21 @@ export function uniformInto(k: Key, out: Float64Array): Float64Array {
   return out;
 }
 
-/** Uniform integers in [0, bound), e.g. minibatch rows drawn with replacement. */
-export function randintInto(k: Key, out: Int32Array, bound: number): Int32Array {
+/** Element 0 of uniformInto(k, ...) without allocating (`scratch` is a 2-word buffer). */
+export function uniform01(k: Key, scratch: Uint32Array): number {
+  threefry2x32Into(k[0], k[1], 0, 0, scratch, 0);
+  return (scratch[0]! * TWO_POW_20 + (scratch[1]! >>> 12)) * TWO_POW_M52;
+}
+
+/**
+ * Uniform integers in [0, bound), e.g. minibatch rows drawn with replacement. `scratch` (a
+ * 2-word buffer) avoids the one allocation, for hot loops.
+ */
+export function randintInto(k: Key, out: Int32Array, bound: number, scratch?: Uint32Array): Int32Array {
   if (!Number.isInteger(bound) || bound <= 0 || bound > 0x7fffffff) {
     throw new Error(`randint bound must be a positive 31-bit integer, got ${bound}`);
   }
-  const block = new Uint32Array(2);
+  const block = scratch ?? new Uint32Array(2);
   for (let i = 0; i < out.length; i++) {
     threefry2x32Into(k[0], k[1], 0, i, block, 0);
     // Multiply-shift maps 32 bits to [0, bound) with bias below bound / 2^32.

@@ -11,7 +11,7 @@
  * adaptation can change the step size and mass matrix of *its own chain's* kernel between steps;
  * each chain owns one params object and keeps the adapted values for its sampling phase.
  */
-import { foldIn, normalInto, threefry2x32Into, type Key } from '../rng/index.js';
+import { foldIn, normalInto, uniform01, type Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 
 /** Energy error above which a trajectory counts as divergent (BlackJAX and Stan use 1000). */
@@ -69,12 +69,6 @@ export interface HmcInfo extends StepInfo {
 const MOMENTUM_STREAM = 0;
 const ACCEPT_STREAM = 1;
 const JITTER_STREAM = 2;
-
-/** A uniform in [0, 1) from a key, without allocating (bits is a 2-word scratch). */
-export function uniform01(k: Key, bits: Uint32Array): number {
-  threefry2x32Into(k[0], k[1], 0, 0, bits, 0);
-  return (bits[0]! * 2 ** 20 + (bits[1]! >>> 12)) * 2 ** -52;
-}
 
 export function initHmcState(posterior: Posterior, position: Float64Array): HmcState {
   const d = posterior.dim;

@@ -33,10 +33,9 @@
  * of a unit-curvature loss, so the optimiser must grow the scales (the entropy term's job).
  */
 import { z } from 'zod';
-import { foldIn, normalInto, randintInto, type Key } from '../rng/index.js';
+import { foldIn, normalInto, randintInto, uniform01, type Key } from '../rng/index.js';
 import type { SamplerDef } from './runner.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import { uniform01 } from './hmc-kernel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Parameter layout and the workspace of the gradient estimator
@@ -257,7 +256,7 @@ export function elboGradient(
   prepareComponents(theta, ws);
   let gradients = 0;
   if (ws.rows) {
-    randintInto(foldIn(key, 1), ws.rows, posterior.n);
+    randintInto(foldIn(key, 1), ws.rows, posterior.n, ws.bits);
   }
   const rows = ws.rows ?? undefined;
   const kDraw = foldIn(key, 0);
