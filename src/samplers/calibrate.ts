@@ -31,7 +31,7 @@
  * whose L_n is correlated over ~2 / (gamma eps) steps on singular targets; a 4x spread between
  * chains was measured on a DLN), so SGLD runs with the median over the chains (sgld.ts).
  */
-import { foldIn, threefry2x32Into, type Key } from '../rng/index.js';
+import { foldIn, foldInInto, randintInto, threefry2x32Into, type Key } from '../rng/index.js';
 import type { Posterior } from './types.js';
 import type { SgldKernel, SgldState } from './sgld.js';
 
@@ -120,14 +120,6 @@ export function hutchinsonTrace(
   return total / probes;
 }
 
-function drawRows(key: Key, out: Int32Array, n: number, block: Uint32Array): Int32Array {
-  for (let i = 0; i < out.length; i++) {
-    threefry2x32Into(key[0], key[1], 0, i, block, 0);
-    out[i] = Math.floor(((block[0]! ^ block[1]!) >>> 0) * 2.3283064365386963e-10 * n);
-  }
-  return out;
-}
-
 export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
   const { posterior, kernel } = o;
   const d = posterior.dim;
@@ -143,7 +135,7 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
 
   // 1. Curvature at w*: a first step at which no direction is unstable.
   const k0 = foldIn(probeKeyBase, 0);
-  if (rows) drawRows(foldIn(k0, 1), rows, n, scratch.block);
+  if (rows) randintInto(foldIn(k0, 1), rows, n, scratch.block);
   const tr0 = hutchinsonTrace(posterior, posterior.wStar, null, rows, Math.max(4, 2 * o.probes), foldIn(k0, 2), scratch);
   fge += Math.max(4, 2 * o.probes) * probeFge;
   let eps = 1 / (posterior.nBeta * Math.max(tr0, 0) + posterior.gamma);
@@ -175,10 +167,7 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
     let cnt = 0;
     let diverged = false;
     for (let t = 0; t < o.roundSteps; t++) {
-      threefry2x32Into(roundKey[0], roundKey[1], 0, t, scratch.block, 0);
-      stepKey[0] = scratch.block[0]!;
-      stepKey[1] = scratch.block[1]!;
-      const out = kernel.step(state, stepKey);
+      const out = kernel.step(state, foldInInto(roundKey, t, stepKey, scratch.block));
       state = out.state;
       fge += out.info.fge;
       stepsTaken++;
@@ -190,7 +179,7 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
         break;
       }
       const pk = foldIn(foldIn(probeKeyBase, r + 1), t);
-      if (rows) drawRows(foldIn(pk, 1), rows, n, scratch.block);
+      if (rows) randintInto(foldIn(pk, 1), rows, n, scratch.block);
       for (let i = 0; i < d; i++) weights[i] = kernel.stepSizes[i]! / eps;
       trSum += hutchinsonTrace(posterior, state.position, weights, rows, o.probes, foldIn(pk, 2), scratch);
       fge += o.probes * probeFge;

@@ -52,7 +52,7 @@
  *   its rows so far are kept, the other chains finish.
  */
 import type { Key } from '../rng/index.js';
-import { keyAt, normalInto, Stream, threefry2x32Into } from '../rng/index.js';
+import { foldInInto, keyAt, normalInto, Stream } from '../rng/index.js';
 import type { z } from 'zod';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 import { burnInSteps, type ChainSettings } from './config.js';
@@ -252,10 +252,7 @@ export function sampleChain<C>(opts: Omit<RunChainOptions<C>, 'shared'>, p: Prep
   let failure: ChainFailure | null = null;
   let t = 0;
   for (t = 1; t <= schedule.steps; t++) {
-    threefry2x32Into(chainKey[0], chainKey[1], 0, t - 1, kbuf, 0);
-    stepKey[0] = kbuf[0]!;
-    stepKey[1] = kbuf[1]!;
-    const out = kernel.step(state, stepKey);
+    const out = kernel.step(state, foldInInto(chainKey, t - 1, stepKey, kbuf));
     state = out.state;
     const info = out.info;
     fge += info.fge;

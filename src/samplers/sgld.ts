@@ -36,10 +36,11 @@
  * devinterp's MalaAcceptanceRate does). Costs one extra minibatch gradient per diagnosed step.
  */
 import { z } from 'zod';
-import { threefry2x32Into, normalInto, type Key } from '../rng/index.js';
+import type { Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from './runner.js';
 import { calibrateStepSize } from './calibrate.js';
+import { stepDraws } from './minibatch.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;
 export type Precond = (typeof PRECONDITIONERS)[number];
@@ -126,16 +127,13 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
   const d = posterior.dim;
   const n = posterior.n;
   const { gamma, nBeta, wStar, loss } = posterior;
-  const full = o.batchSize >= n;
-  const rows = full ? undefined : new Int32Array(o.batchSize);
-  const fge = full ? 1 : o.batchSize / n;
+  const draws = stepDraws(n, o.batchSize);
+  const { rows, fge } = draws;
   const g = new Float64Array(d);
   const xi = new Float64Array(d);
   const epsI = new Float64Array(d).fill(o.stepSize);
   const prop = new Float64Array(d);
   const gProp = new Float64Array(d);
-  const block = new Uint32Array(2);
-  const sub: [number, number] = [0, 0];
   const info: SgldInfo = { fge, step_size: o.stepSize };
   const result: { state: SgldState; info: SgldInfo } = { state: undefined as unknown as SgldState, info };
   const { beta1, beta2, precondEps, precond, malaEvery } = o;
@@ -152,21 +150,9 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
     step(state: SgldState, key: Key): { state: SgldState; info: SgldInfo } {
       const w = state.position;
       const eps = kernel.stepSize;
-      // Minibatch rows from sub-key 0, noise from sub-key 1: independent streams per step.
-      if (rows) {
-        threefry2x32Into(key[0], key[1], 0, 0, block, 0);
-        const k0 = block[0]!;
-        const k1 = block[1]!;
-        for (let i = 0; i < rows.length; i++) {
-          threefry2x32Into(k0, k1, 0, i, block, 0);
-          rows[i] = Math.floor(((block[0]! ^ block[1]!) >>> 0) * 2.3283064365386963e-10 * n);
-        }
-      }
-      threefry2x32Into(key[0], key[1], 0, 1, block, 0);
-      sub[0] = block[0]!;
-      sub[1] = block[1]!;
+      draws.drawRows(key);
       const Lb = loss.lossAndGrad(w, g, rows);
-      normalInto(sub, xi, block);
+      draws.drawNoise(key, xi);
       state.t += 1;
       const t = state.t;
       if (precond !== 'none') {

@@ -12,11 +12,12 @@
  * (calibrate.ts) and uses h = sqrt(eps); its pilot rounds are counted as tuning work.
  */
 import { z } from 'zod';
-import { normalInto, threefry2x32Into, type Key } from '../rng/index.js';
+import type { Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 import type { PrepareContext, Prepared, SamplerDef } from './runner.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
 import { calibrateStepSize } from './calibrate.js';
+import { stepDraws } from './minibatch.js';
 
 export const sgnhtSchema = z
   .object({
@@ -58,13 +59,10 @@ export function sgnhtKernel(
 ): Kernel<SgnhtState, SgnhtInfo> & { stepSize: number } {
   const d = posterior.dim;
   const n = posterior.n;
-  const full = o.batchSize >= n;
-  const rows = full ? undefined : new Int32Array(o.batchSize);
-  const fge = full ? 1 : o.batchSize / n;
+  const draws = stepDraws(n, o.batchSize);
+  const { rows, fge } = draws;
   const g = new Float64Array(d);
   const noise = new Float64Array(d);
-  const block = new Uint32Array(2);
-  const sub: [number, number] = [0, 0];
   const info: SgnhtInfo = { fge, thermostat: 0, kinetic_temperature: 1 };
   const result = { state: undefined as unknown as SgnhtState, info };
   const A = o.diffusion;
@@ -76,20 +74,9 @@ export function sgnhtKernel(
     },
     step(state: SgnhtState, key: Key) {
       const h = kernel.stepSize;
-      if (rows) {
-        threefry2x32Into(key[0], key[1], 0, 0, block, 0);
-        const k0 = block[0]!;
-        const k1 = block[1]!;
-        for (let i = 0; i < rows.length; i++) {
-          threefry2x32Into(k0, k1, 0, i, block, 0);
-          rows[i] = Math.floor(((block[0]! ^ block[1]!) >>> 0) * 2.3283064365386963e-10 * n);
-        }
-      }
-      threefry2x32Into(key[0], key[1], 0, 1, block, 0);
-      sub[0] = block[0]!;
-      sub[1] = block[1]!;
+      draws.drawRows(key);
       posterior.potentialAndGrad(state.position, g, rows);
-      normalInto(sub, noise, block);
+      draws.drawNoise(key, noise);
       const w = state.position;
       const p = state.momentum;
       const s = Math.sqrt(2 * A * h);
