@@ -1,7 +1,7 @@
 // Validation and parameter layout shared by both engine implementations. Everything here is
 // pure: the implementations call these once at model creation (and the cheap per-call checks
 // on theta/rows), so a bad input surfaces as an Error naming the problem, not as NaN later.
-import type { Activation, CreateModelOptions, LossSpec, MlpSpec } from './types.js';
+import type { Activation, CreateModelOptions, DType, LossSpec, MlpSpec } from './types.js';
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'gelu', 'identity'];
 
@@ -131,6 +131,37 @@ export function validateOptions(opts: CreateModelOptions): void {
   }
   checkFinite(data.X, 'dataset X');
   checkFinite(data.Y, 'dataset Y');
+}
+
+/**
+ * What both engine implementations (ts-model.ts, wasm-model.ts) hold about a model, set up once
+ * from the options after validating them: spec, loss, dtype, sizes and parameter layout.
+ */
+export abstract class ModelBase {
+  readonly spec: MlpSpec;
+  readonly lossSpec: LossSpec;
+  readonly dtype: DType;
+  readonly dim: number;
+  readonly n: number;
+  protected readonly layers: LayerLayout[];
+  /** Activation code, as the wasm kernels number them: 0 identity, 1 relu, 2 tanh, 3 gelu. */
+  protected readonly act: number;
+  protected readonly inDim: number;
+  protected readonly outDim: number;
+
+  constructor(opts: CreateModelOptions) {
+    validateOptions(opts);
+    this.spec = structuredClone(opts.spec);
+    this.lossSpec = { ...opts.loss };
+    this.dtype = opts.dtype;
+    this.n = opts.data.n;
+    this.dim = paramCount(opts.spec);
+    this.layers = layerLayout(opts.spec);
+    this.act = ['identity', 'relu', 'tanh', 'gelu'].indexOf(opts.spec.activation);
+    const sizes = opts.spec.sizes;
+    this.inDim = sizes[0]!;
+    this.outDim = sizes[sizes.length - 1]!;
+  }
 }
 
 export function checkTheta(theta: Float64Array, dim: number): void {

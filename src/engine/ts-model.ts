@@ -11,12 +11,9 @@ import {
   checkPredictInput,
   checkRows,
   checkTheta,
-  layerLayout,
-  paramCount,
-  validateOptions,
-  type LayerLayout,
+  ModelBase,
 } from './spec.js';
-import type { CreateModelOptions, DType, LossSpec, MlpSpec, NetworkModel } from './types.js';
+import type { CreateModelOptions, NetworkModel } from './types.js';
 
 type Arr = Float64Array | Float32Array;
 
@@ -25,18 +22,9 @@ const ACT_RELU = 1;
 const ACT_TANH = 2;
 const ACT_GELU = 3;
 
-export class TsModel implements NetworkModel {
+export class TsModel extends ModelBase implements NetworkModel {
   readonly impl = 'ts' as const;
-  readonly spec: MlpSpec;
-  readonly lossSpec: LossSpec;
-  readonly dtype: DType;
-  readonly dim: number;
-  readonly n: number;
 
-  private readonly layers: LayerLayout[];
-  private readonly act: number;
-  private readonly inDim: number;
-  private readonly outDim: number;
   private readonly X: Arr;
   private readonly Y: Float64Array;
   /** f32 copy of theta (f64 models read theta directly). */
@@ -55,17 +43,8 @@ export class TsModel implements NetworkModel {
   private disposed = false;
 
   constructor(opts: CreateModelOptions) {
-    validateOptions(opts);
-    this.spec = structuredClone(opts.spec);
-    this.lossSpec = { ...opts.loss };
-    this.dtype = opts.dtype;
-    this.n = opts.data.n;
-    this.dim = paramCount(opts.spec);
-    this.layers = layerLayout(opts.spec);
-    this.act = ['identity', 'relu', 'tanh', 'gelu'].indexOf(opts.spec.activation);
+    super(opts);
     const sizes = opts.spec.sizes;
-    this.inDim = sizes[0]!;
-    this.outDim = sizes[sizes.length - 1]!;
     const mk = (len: number): Arr => (opts.dtype === 'float32' ? new Float32Array(len) : new Float64Array(len));
     const n = this.n;
     this.X = opts.dtype === 'float32' ? Float32Array.from(opts.data.X) : Float64Array.from(opts.data.X);

@@ -9,10 +9,7 @@ import {
   checkPredictInput,
   checkRows,
   checkTheta,
-  layerLayout,
-  paramCount,
-  validateOptions,
-  type LayerLayout,
+  ModelBase,
 } from './spec.js';
 import {
   instantiateKernels,
@@ -26,7 +23,7 @@ import {
   type KernelVariant,
   type LossFn,
 } from './wasm-kernels.js';
-import type { CreateModelOptions, DType, LossSpec, MlpSpec, NetworkModel } from './types.js';
+import type { CreateModelOptions, NetworkModel } from './types.js';
 
 const PAGE = 65536;
 const ALIGN = 64;
@@ -50,28 +47,19 @@ interface Runtime {
   outView: Float64Array | Float32Array;
 }
 
-export class WasmModel implements NetworkModel {
+export class WasmModel extends ModelBase implements NetworkModel {
   readonly impl = 'wasm' as const;
-  readonly spec: MlpSpec;
-  readonly lossSpec: LossSpec;
-  readonly dtype: DType;
-  readonly dim: number;
-  readonly n: number;
   /** Which kernel build runs this model ('relaxed' uses fused multiply-add). */
   readonly variant: KernelVariant;
   /** Rows the activation buffers hold: min(n, CHUNK). */
   private readonly cap: number;
 
   private rt: Runtime | null;
-  private readonly layers: LayerLayout[];
   private readonly es: number;
-  private readonly act: number;
   private readonly ln: number;
   private readonly lossKind: number;
   private readonly nu: number;
   private readonly sigma: number;
-  private readonly inDim: number;
-  private readonly outDim: number;
   // Byte offsets into the kernels' memory.
   private readonly pP: number;
   private readonly pG: number;
@@ -88,22 +76,13 @@ export class WasmModel implements NetworkModel {
   private readonly pWork: number;
 
   constructor(opts: CreateModelOptions, variant: KernelVariant) {
-    validateOptions(opts);
+    super(opts);
     this.variant = variant;
-    this.spec = structuredClone(opts.spec);
-    this.lossSpec = { ...opts.loss };
-    this.dtype = opts.dtype;
-    this.n = opts.data.n;
-    this.dim = paramCount(opts.spec);
-    this.layers = layerLayout(opts.spec);
-    this.act = ['identity', 'relu', 'tanh', 'gelu'].indexOf(opts.spec.activation);
     this.ln = opts.spec.layerNorm ? 1 : 0;
     this.lossKind = opts.loss.kind === 'mse' ? 0 : 1;
     this.nu = opts.loss.kind === 'student_t' ? opts.loss.nu : 0;
     this.sigma = opts.loss.kind === 'student_t' ? opts.loss.sigma : 0;
     const sizes = opts.spec.sizes;
-    this.inDim = sizes[0]!;
-    this.outDim = sizes[sizes.length - 1]!;
     const single = opts.dtype === 'float32';
     const es = single ? 4 : 8;
     this.es = es;
