@@ -60,8 +60,3 @@ export function burnInSteps(setting: number | null, steps: number, samplerDefaul
   }
   return setting;
 }
-
-/** A positive step size, with an error message that says what is wrong. */
-export const positiveStepSize = z
-  .number({ error: 'step_size must be a number or "auto"' })
-  .refine((x) => Number.isFinite(x) && x > 0, { message: 'step_size must be > 0' });

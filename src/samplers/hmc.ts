@@ -76,5 +76,3 @@ export const sampler: SamplerDef<HmcConfig> = {
   },
   columns: ['acceptance', 'energy', 'diverging', 'num_integration_steps'],
 };
-
-export const hmcSampler = sampler;

@@ -106,5 +106,3 @@ export const sampler: SamplerDef<MclmcConfig> = {
   },
   columns: ['energy_change', 'diverging'],
 };
-
-export const mclmcSampler = sampler;

@@ -533,5 +533,3 @@ export const sampler: SamplerDef<ViConfig> = {
   },
   columns: ['elbo'],
 };
-
-export const viSampler = sampler;

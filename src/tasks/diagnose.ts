@@ -12,7 +12,7 @@
  * it lists were all written before it.
  */
 import { existsSync, readFileSync, rmSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { sha256Hex, writeJsonAtomic } from '../store/index.js';
 import { ANALYSIS_VERSION, analyzeRun, keptDraws, type Analysis } from '../analysis/index.js';
 import { loadRun, manifestPath, readManifest, tracesPath, type RunManifest } from '../analysis/run.js';
@@ -128,9 +128,4 @@ function netcdfAttrs(m: RunManifest): Record<string, string | number> {
     if (v !== null) attrs[k] = v;
   }
   return attrs;
-}
-
-/** The store root a run dir lives in (<home>/runs/<id>). */
-export function homeOfRun(runDirPath: string): string {
-  return dirname(dirname(resolve(runDirPath)));
 }
