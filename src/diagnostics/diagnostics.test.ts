@@ -14,6 +14,7 @@ import {
   type Statistic,
 } from './index.js';
 import { rankAverage, splitChains, quantileType7 } from './core.js';
+import { iidNormalChains } from './testing/chains.js';
 
 interface RefCase {
   chains: number[][];
@@ -66,21 +67,6 @@ describe('agreement with ArviZ 0.23.4', () => {
   }
 });
 
-function gaussianChains(m: number, n: number, seed: number): Float64Array[] {
-  // Small deterministic generator so edge-case tests do not depend on other modules.
-  let a = seed >>> 0;
-  const u = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: m }, () =>
-    Float64Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u())),
-  );
-}
-
 describe('building blocks', () => {
   it('ranks ties by their average rank (scipy rankdata "average")', () => {
     expect(Array.from(rankAverage(Float64Array.of(3, 1, 3, 2, 3)))).toEqual([4, 1, 4, 2, 4]);
@@ -102,7 +88,7 @@ describe('building blocks', () => {
 
 describe('edge cases give null with a reason, never NaN', () => {
   it('odd draw counts: the middle draw does not enter R-hat or bulk ESS, but enters the mean', () => {
-    const base = gaussianChains(4, 101, 1);
+    const base = iidNormalChains(4, 101, 1);
     const moved = base.map((c) => {
       const d = c.slice();
       d[50] = 1e6; // the middle draw of 101
@@ -114,7 +100,7 @@ describe('edge cases give null with a reason, never NaN', () => {
   });
 
   it('heavy ties (discrete draws) are fine', () => {
-    const chains = gaussianChains(4, 200, 2).map((c) => c.map((x) => Math.round(x)));
+    const chains = iidNormalChains(4, 200, 2).map((c) => c.map((x) => Math.round(x)));
     const s = summarize(chains);
     expect(s.reasons).toEqual({});
     expect(s.rhat).toBeGreaterThan(0.99);
@@ -134,7 +120,7 @@ describe('edge cases give null with a reason, never NaN', () => {
   });
 
   it('one constant chain among moving ones is computed', () => {
-    const chains = gaussianChains(3, 100, 3);
+    const chains = iidNormalChains(3, 100, 3);
     chains[1]!.fill(0.3);
     const s = summarize(chains);
     expect(s.reasons).toEqual({});
@@ -159,7 +145,7 @@ describe('edge cases give null with a reason, never NaN', () => {
   });
 
   it('one chain: R-hat is null, everything else is computed', () => {
-    const s = summarize(gaussianChains(1, 200, 4));
+    const s = summarize(iidNormalChains(1, 200, 4));
     expect(s.rhat).toBeNull();
     expect(s.reasons.rhat).toMatch(/at least 2 chains, got 1/);
     expect(Object.keys(s.reasons)).toEqual(['rhat']);
@@ -171,7 +157,7 @@ describe('edge cases give null with a reason, never NaN', () => {
     [Infinity, /Infinity \(chain 1, draw 7\)/],
     [-Infinity, /-Infinity \(chain 1, draw 7\)/],
   ])('a %s draw makes every statistic null', (bad, pattern) => {
-    const chains = gaussianChains(2, 30, 5);
+    const chains = iidNormalChains(2, 30, 5);
     chains[1]![7] = bad;
     const s = summarize(chains);
     for (const key of SUMMARY_KEYS) {
@@ -205,7 +191,7 @@ describe('edge cases give null with a reason, never NaN', () => {
   });
 
   it('accepts plain arrays as well as typed arrays', () => {
-    const typed = gaussianChains(2, 60, 6);
+    const typed = iidNormalChains(2, 60, 6);
     expect(summarize(typed.map((c) => Array.from(c)))).toEqual(summarize(typed));
   });
 });

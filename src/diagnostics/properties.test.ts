@@ -1,21 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { essBulk, essTail, rhat } from './index.js';
-
-/** iid N(0, 1) chains from a 32-bit seed (mulberry32 + Box-Muller). */
-function iidNormalChains(m: number, n: number, seed: number): Float64Array[] {
-  let a = seed >>> 0;
-  const u = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: m }, () =>
-    Float64Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u())),
-  );
-}
+import { iidNormalChains } from './testing/chains.js';
 
 /** AR(1) chains x_t = phi x_{t-1} + e_t started at offsets, so R-hat and ESS are non-trivial. */
 function ar1Chains(m: number, n: number, phi: number, seed: number): Float64Array[] {
