@@ -31,7 +31,7 @@
  * whose L_n is correlated over ~2 / (gamma eps) steps on singular targets; a 4x spread between
  * chains was measured on a DLN), so SGLD runs with the median over the chains (sgld.ts).
  */
-import { foldIn, foldInInto, randintInto, threefry2x32Into, type Key } from '../rng/index.js';
+import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../rng/index.js';
 import type { Posterior } from './types.js';
 import type { SgldKernel, SgldState } from './sgld.js';
 
@@ -59,6 +59,10 @@ export interface CalibrateOptions {
   biasFactor?: number;
   /** Rows per Hutchinson probe (default: the kernel's minibatch size, or all rows). */
   probeRows?: number;
+  /** kappa of the stability cap eps (n beta lambda_max + gamma) <= kappa (default 0.5). */
+  stabilityFactor?: number;
+  /** Power iterations for lambda_max at w* (default 20). */
+  powerIterations?: number;
 }
 
 export interface CalibrationRound {
@@ -67,7 +71,11 @@ export interface CalibrationRound {
   lambda_hat: number | null;
   trace_DH: number | null;
   predicted_bias: number | null;
+  /** Top eigenvalue of (D) H at the round's end (the stability re-check). */
+  lambda_max: number;
   diverged: boolean;
+  /** What the feedback guard concluded from this round, if anything. */
+  check?: string;
 }
 
 export interface CalibrationResult {
@@ -78,6 +86,14 @@ export interface CalibrationResult {
     rule: string;
     target_bias: number;
     trace_H_at_wstar: number;
+    lambda_max_at_wstar: number;
+    /** The largest top eigenvalue of (D) H seen (w* and every round's end). */
+    lambda_max: number;
+    stability_factor: number;
+    stability_cap: number;
+    /** eps (n beta lambda_max + gamma) at the returned step: ULA is unstable beyond 4. */
+    eps_a_max: number;
+    step_ceiling: number | null;
     initial_step_size: number;
     predicted_bias: number | null;
     rounds: CalibrationRound[];
@@ -85,6 +101,13 @@ export interface CalibrationResult {
 }
 
 const LN_POINTS = 5;
+/** kappa: the stiffest direction's variance is inflated by 1 / (1 - kappa / 4) <= 14%. */
+const STABILITY_FACTOR = 0.5;
+const POWER_ITERATIONS = 20;
+/** Warm-started power iterations at the end of each pilot round. */
+const RECHECK_ITERATIONS = 4;
+/** A lambda-hat growth with the step beyond this is not the Gaussian bias (a few %): test it. */
+const JUMP_RATIO = 1.5;
 
 /** Hutchinson estimate of tr(diag(weights) H) at w from `probes` Rademacher probes. */
 export function hutchinsonTrace(
@@ -120,10 +143,67 @@ export function hutchinsonTrace(
   return total / probes;
 }
 
+/**
+ * Power iteration for the largest-magnitude eigenvalue of H = Hessian of L_n (on `rows`, or all
+ * rows) at w, or of D H with D = diag(weights). Hessian-vector products are central differences of gradients on common rows
+ * (exact for quadratics): 2 gradients per iteration. `v` is the start vector on entry (any
+ * non-zero vector; a previous call's eigenvector warm-starts) and the estimated top
+ * eigenvector on return. Each |H v| with |v| = 1 is a lower bound on |lambda|_max (up to the
+ * finite-difference error), so the maximum over the iterations is returned: it can only
+ * underestimate, which is one reason the cap that uses it stays far below the stability limit.
+ */
+export function topHessianEigenvalue(
+  posterior: Posterior,
+  w: Float64Array,
+  rows: Int32Array | undefined,
+  iters: number,
+  v: Float64Array,
+  scratch: { wp: Float64Array; gp: Float64Array; gm: Float64Array },
+  weights: Float64Array | null = null,
+): number {
+  const d = posterior.dim;
+  const { wp, gp, gm } = scratch;
+  const loss = posterior.loss;
+  let rms = 0;
+  for (let i = 0; i < d; i++) rms += w[i]! * w[i]!;
+  // The same perturbation length as a Hutchinson probe's (h per coordinate, |probe| = h sqrt d).
+  const h = 1e-5 * Math.max(1, Math.sqrt(rms / d)) * Math.sqrt(d);
+  let norm = 0;
+  for (let i = 0; i < d; i++) norm += v[i]! * v[i]!;
+  norm = Math.sqrt(norm);
+  if (!(norm > 0) || !Number.isFinite(norm)) {
+    v.fill(1);
+    norm = Math.sqrt(d);
+  }
+  for (let i = 0; i < d; i++) v[i] = v[i]! / norm;
+  let best = 0;
+  for (let k = 0; k < iters; k++) {
+    // With weights D the operator is D^(1/2) H D^(1/2) (the spectrum of D H): perturb along
+    // D^(1/2) v and scale the gradient difference by D^(1/2).
+    for (let i = 0; i < d; i++) wp[i] = w[i]! + h * v[i]! * (weights ? Math.sqrt(weights[i]!) : 1);
+    loss.lossAndGrad(wp, gp, rows);
+    for (let i = 0; i < d; i++) wp[i] = w[i]! - h * v[i]! * (weights ? Math.sqrt(weights[i]!) : 1);
+    loss.lossAndGrad(wp, gm, rows);
+    let s = 0;
+    for (let i = 0; i < d; i++) {
+      const hv = ((gp[i]! - gm[i]!) / (2 * h)) * (weights ? Math.sqrt(weights[i]!) : 1);
+      gp[i] = hv;
+      s += hv * hv;
+    }
+    const hvNorm = Math.sqrt(s);
+    if (!Number.isFinite(hvNorm)) return Number.POSITIVE_INFINITY;
+    if (hvNorm > best) best = hvNorm;
+    if (!(hvNorm > 0)) break; // H v = 0: v lies in the null space; nothing to iterate on
+    for (let i = 0; i < d; i++) v[i] = gp[i]! / hvNorm;
+  }
+  return best;
+}
+
 export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
   const { posterior, kernel } = o;
   const d = posterior.dim;
   const n = posterior.n;
+  const { nBeta, gamma } = posterior;
   const batch = Math.min(n, o.probeRows ?? kernel.lastRows?.length ?? n);
   const rows = batch >= n ? undefined : new Int32Array(batch);
   const probeFge = (2 * (rows ? batch : n)) / n;
@@ -131,15 +211,25 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
   const weights = new Float64Array(d);
   const stepKeyBase = foldIn(o.key, 1);
   const probeKeyBase = foldIn(o.key, 2);
+  const kappa = o.stabilityFactor ?? STABILITY_FACTOR;
+  const powerIters = o.powerIterations ?? POWER_ITERATIONS;
   let fge = 0;
 
-  // 1. Curvature at w*: a first step at which no direction is unstable.
+  // 1. Curvature at w*: the top eigenvalue (stability) and the trace (a first step at which
+  //    no direction's inflation exceeds 1/4). Full-data Hessian-vector products: the cap must
+  //    not ride on minibatch noise.
+  const eig = normalInto(foldIn(o.key, 3), new Float64Array(d));
+  const lamMax0 = topHessianEigenvalue(posterior, posterior.wStar, undefined, powerIters, eig, scratch);
+  fge += 2 * powerIters;
+  let lamMax = lamMax0;
+  let cap = stabilityCap(kappa, nBeta, gamma, lamMax, 1);
   const k0 = foldIn(probeKeyBase, 0);
   if (rows) randintInto(foldIn(k0, 1), rows, n, scratch.block);
   const tr0 = hutchinsonTrace(posterior, posterior.wStar, null, rows, Math.max(4, 2 * o.probes), foldIn(k0, 2), scratch);
   fge += Math.max(4, 2 * o.probes) * probeFge;
-  let eps = 1 / (posterior.nBeta * Math.max(tr0, 0) + posterior.gamma);
-  if (!(tr0 > 0)) eps = 1 / (posterior.nBeta + posterior.gamma);
+  let eps = 1 / (nBeta * Math.max(tr0, 0) + gamma);
+  if (!(tr0 > 0)) eps = 1 / (nBeta + gamma);
+  eps = Math.min(eps, cap);
   const initialEps = eps;
 
   let state = kernel.init(o.init, o.key);
@@ -147,13 +237,19 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
   const history: CalibrationRound[] = [];
   const minSteps = o.minSteps ?? 0;
   const extraRounds = Math.ceil(minSteps / o.roundSteps);
-  const maxRounds = o.rounds + extraRounds + 4; // room for settling and divergence restarts
+  // Room for settling, divergence restarts and step tests (none of which use up a round).
+  const maxRounds = o.rounds + extraRounds + 6;
   let stepsTaken = 0;
   const half = Math.floor(o.roundSteps / 2);
   const lnEvery = Math.max(1, Math.floor((o.roundSteps - half) / LN_POINTS));
   const stepKey: [number, number] = [0, 0];
   let predicted: number | null = null;
   let converged = 0;
+  // The feedback guard (see the top comment): the largest step shown not to inflate
+  // lambda-hat, the last accepted round, and a pending test of a suspicious step increase.
+  let ceiling = Number.POSITIVE_INFINITY;
+  let prev: { eps: number; lam: number } | null = null;
+  let suspect: { eps: number; lam: number } | null = null;
   for (let r = 0; r < maxRounds && (converged < o.rounds || stepsTaken < minSteps); r++) {
     converged++;
     backup.position.set(state.position);
@@ -189,50 +285,107 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
     let finite = !diverged;
     for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
     if (!finite) {
-      history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, predicted_bias: null, diverged: true });
+      history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, predicted_bias: null, lambda_max: lamMax, diverged: true });
       state.position.set(backup.position);
       state.v.set(backup.v);
       state.m.set(backup.m);
       state.t = backup.t;
+      // Never return to a step that diverged.
+      ceiling = Math.min(ceiling, eps / 4);
       eps /= 10;
       converged--; // a restart does not use up a round
       continue;
     }
-    const lam = cnt > 0 ? lamSum / cnt : Number.NaN;
+    // 2. Re-check the stability bound where the pilot went: away from w* the curvature of a
+    //    ReLU net (or of a w* that is not a minimum) differs, and the cap keeps the largest
+    //    seen. Warm-started from the last eigenvector, so a few iterations suffice.
+    let wMax = 0;
+    for (let i = 0; i < d; i++) {
+      weights[i] = kernel.stepSizes[i]! / eps;
+      if (weights[i]! > wMax) wMax = weights[i]!;
+    }
+    const lamHere = topHessianEigenvalue(posterior, state.position, undefined, RECHECK_ITERATIONS, eig, scratch, weights);
+    fge += 2 * RECHECK_ITERATIONS;
+    if (lamHere > lamMax) lamMax = lamHere;
+    cap = Math.min(cap, stabilityCap(kappa, nBeta, gamma, lamHere, wMax));
+
+    const lamRaw = cnt > 0 ? lamSum / cnt : Number.NaN;
+    // lambda <= d/2 for every learning coefficient: a larger lambda-hat is step (or drift) error.
+    const lam = Math.min(lamRaw, d / 2);
     const tr = cnt > 0 ? trSum / cnt : Number.NaN;
-    predicted = lam > 0 && tr > 0 ? ((o.biasFactor ?? 1) * eps * posterior.nBeta * tr) / (8 * lam) : null;
-    history.push({
+    predicted = lam > 0 && tr > 0 ? ((o.biasFactor ?? 1) * eps * nBeta * tr) / (8 * lam) : null;
+    const round: CalibrationRound = {
       round: r,
       step_size: eps,
-      lambda_hat: Number.isFinite(lam) ? lam : null,
+      lambda_hat: Number.isFinite(lamRaw) ? lamRaw : null,
       trace_DH: Number.isFinite(tr) ? tr : null,
       predicted_bias: predicted,
+      lambda_max: lamHere,
       diverged: false,
-    });
+    };
+    history.push(round);
+
+    // 3. The feedback guard. A step increase after which lambda-hat jumps by more than
+    //    JUMP_RATIO is suspect: either the pilot was still relaxing (legitimate), or the larger
+    //    step inflates lambda-hat (then the rule, which scales eps with lambda-hat, would feed
+    //    on its own error). Test it: one round back at the previous step, from the new state.
+    //    If lambda-hat stays up, it was relaxation; if it falls back, lambda-hat depends on the
+    //    step, and the previous step becomes a ceiling.
+    if (suspect !== null) {
+      if (lam > 0 && lam * JUMP_RATIO < suspect.lam) {
+        ceiling = Math.min(ceiling, eps);
+        round.check = `lambda-hat fell from ${suspect.lam.toPrecision(3)} back to ${lam.toPrecision(3)} at the smaller step: step ${suspect.eps.toExponential(2)} inflates it; ceiling ${eps.toExponential(2)}`;
+      } else {
+        round.check = 'lambda-hat did not fall at the smaller step: the jump was relaxation';
+      }
+      suspect = null;
+    } else if (prev !== null && eps > prev.eps * 1.15 && prev.lam > 0 && lam > JUMP_RATIO * prev.lam) {
+      suspect = { eps, lam };
+      round.check = `lambda-hat jumped ${(lam / prev.lam).toFixed(2)}x with the step: re-testing at ${prev.eps.toExponential(2)}`;
+      eps = prev.eps;
+      converged--; // a test does not use up a round
+      continue;
+    }
+    if (Number.isFinite(lam)) prev = { eps, lam };
+
     let wanted: number;
     if (predicted !== null) wanted = (eps * o.targetBias) / predicted;
     else if (tr > 0) {
       // lambda-hat <= 0 (w* is not a minimum, or too few draws): fall back to bounding every
       // direction's own inflation, eps k_j / 4 <= target_bias with k_j <= n beta tr(D H).
-      wanted = (4 * o.targetBias) / (posterior.nBeta * tr);
-    } else continue; // no information this round: keep eps
-    const next = Math.min(4 * eps, Math.max(eps / 16, wanted));
+      wanted = (4 * o.targetBias) / (nBeta * tr);
+    } else wanted = eps; // no information this round: keep eps (within the bounds below)
+    const next = Math.min(4 * eps, Math.max(eps / 16, wanted), ceiling, cap);
     const moved = Math.abs(next / eps - 1);
     eps = next;
     if (moved < 0.15 && r >= 1 && stepsTaken >= minSteps) break;
   }
+  eps = Math.min(eps, cap, ceiling);
   const last = history[history.length - 1];
   return {
     stepSize: eps,
     state,
     fge,
     report: {
-      rule: 'eps = 8 target_bias lambda / (n beta tr(D H)) (Gaussian ULA bias bound; see calibrate.ts)',
+      rule:
+        'eps = min(8 target_bias lambda / (n beta tr(D H)), kappa / (n beta lambda_max + gamma)) (Gaussian ULA bias budget, ULA stability cap; see calibrate.ts)',
       target_bias: o.targetBias,
       trace_H_at_wstar: tr0,
+      lambda_max_at_wstar: lamMax0,
+      lambda_max: lamMax,
+      stability_factor: kappa,
+      stability_cap: cap,
+      eps_a_max: eps * (nBeta * lamMax + gamma),
+      step_ceiling: Number.isFinite(ceiling) ? ceiling : null,
       initial_step_size: initialEps,
       predicted_bias: last && last.predicted_bias !== null && last.step_size > 0 ? (last.predicted_bias * eps) / last.step_size : null,
       rounds: history,
     },
   };
+}
+
+/** The largest eps with eps (n beta lambda_max + gamma w_max) <= kappa (w_max: the largest D_i). */
+function stabilityCap(kappa: number, nBeta: number, gamma: number, lamMax: number, wMax: number): number {
+  const a = nBeta * (Number.isFinite(lamMax) ? lamMax : Number.MAX_VALUE) + gamma * Math.max(wMax, 0);
+  return a > 0 ? kappa / a : Number.POSITIVE_INFINITY;
 }
