@@ -304,6 +304,19 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
       weights[i] = kernel.stepSizes[i]! / eps;
       if (weights[i]! > wMax) wMax = weights[i]!;
     }
+    // Start from the last eigenvector plus a fresh random direction of equal length: the old
+    // vector alone can sit in an invariant subspace that misses a direction that stiffened
+    // (exactly so when the curvature at w* is zero along it).
+    normalInto(foldIn(foldIn(o.key, 4), r), scratch.gm, scratch.block);
+    let vn = 0;
+    let zn = 0;
+    for (let i = 0; i < d; i++) {
+      vn += eig[i]! * eig[i]!;
+      zn += scratch.gm[i]! * scratch.gm[i]!;
+    }
+    vn = Math.sqrt(vn) || 1;
+    zn = Math.sqrt(zn) || 1;
+    for (let i = 0; i < d; i++) eig[i] = eig[i]! / vn + scratch.gm[i]! / zn;
     const lamHere = topHessianEigenvalue(posterior, state.position, undefined, RECHECK_ITERATIONS, eig, scratch, weights);
     fge += 2 * RECHECK_ITERATIONS;
     if (lamHere > lamMax) lamMax = lamHere;
