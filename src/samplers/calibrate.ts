@@ -17,14 +17,44 @@
  * where E[tr(D H)] (expected under the posterior, not only at w*) and lambda come from short
  * pilot runs:
  *   1. tr(H) at w* by Hutchinson probes (finite differences of minibatch gradients on common
- *      rows: unbiased, 2 b/n FGE per probe) gives a first, stable step 1 / (n beta tr H + gamma)
- *      (every direction then has eps k_j / 4 <= 1/4).
+ *      rows: unbiased, 2 b/n FGE per probe) gives a first step 1 / (n beta tr H + gamma)
+ *      (every direction then has eps k_j / 4 <= 1/4), also capped as below.
  *   2. Rounds of `calibration_steps` SGLD steps at the current eps, continuing the same chain;
  *      on the second half of each round, full-data L_n at 5 points gives lambda-hat and
  *      Hutchinson probes give tr(D H). The new eps follows the rule, changed at most 4x up or
- *      16x down per round; stop when it moves < 15%. A round that diverges restarts at eps/10.
+ *      16x down per round and never above the stability cap or the guard's ceiling (below);
+ *      stop when it moves < 15%. A round that diverges restarts at eps/10.
  * When lambda-hat <= 0 (w* not a minimum) the rule falls back to eps = 4 target_bias /
  * (n beta tr(D H)), which bounds the inflation of every single direction.
+ *
+ * STABILITY CAP (independent of lambda-hat). The budget above controls the SUM of the
+ * directions' inflations relative to lambda; it says nothing about the stiffest single
+ * direction, and ULA on a quadratic is stable only for eps (n beta lambda_max(H) + gamma) < 4.
+ * When one stiff direction dominates tr(H) and many softer ones carry lambda, the budget gives
+ * eps (n beta lambda_max) ~ 8 target_bias lambda lambda_max / tr(H), beyond 4 once lambda > ~17.
+ * So eps <= kappa / (n beta lambda_max + gamma), kappa = 0.5: the stiffest direction's variance
+ * is inflated by 1 / (1 - kappa / 4) <= 14%, a factor 8 inside the stability limit (which also
+ * absorbs power iteration's underestimate and the minibatch gradient's extra stiffness).
+ * lambda_max comes from 20 power iterations on full-data Hessian-vector products at w*
+ * (2 FGE each) and is re-checked at the end of every pilot round (4 iterations from the last
+ * eigenvector plus a fresh random direction): away from w* the curvature changes (ReLU nets;
+ * a w* that is not a minimum slides to where it is stiffer), and the cap keeps the largest seen.
+ * With a preconditioner the operator is D H and gamma counts with max_i D_i.
+ * Measured on the `base` preset target (d = 9921, n = 20000, n beta = 2019, 200 training
+ * steps, |grad L_n(w*)| = 0.065): lambda_max = 143 at w*, 158 along the pilot, cap 1.6e-6;
+ * the uncapped rule had reached 2.9e-4 (eps a ~ 80) and every chain diverged.
+ *
+ * FEEDBACK GUARD. The rule scales eps with the pilot's lambda-hat, but lambda-hat measured AT
+ * eps includes that step's inflation: on the base target it grew 40 -> 98 -> 215 -> 391 ->
+ * 1283 -> 2093 as eps grew 4x per round, a positive feedback loop. Growth of lambda-hat with
+ * eps is either relaxation (short pilots from w* underestimate lambda, legitimately) or step
+ * error, and the two are told apart by going back: when a step increase makes lambda-hat jump
+ * more than 1.5x (the Gaussian bias changes it by a few %), one round is run at the previous
+ * step from the new state. If lambda-hat stays up it was relaxation and the rule continues from
+ * the value measured at the SMALLER step; if it falls back, the previous step becomes a ceiling
+ * the calibration never exceeds. A round that diverges also sets a ceiling (a quarter of its
+ * step). lambda-hat is bounded by d/2 (true of every learning coefficient). So the step can
+ * only rise on evidence measured at a smaller step, and the caps only tighten.
  * The pilot rounds double as burn-in: sampling starts from their final state. All of their
  * work (steps, L_n evaluations, probes) is counted in FGE.
  * One pilot's step is noisy (its lambda-hat and trace come from a few hundred steps of a chain
