@@ -238,3 +238,15 @@ describe('bad input', () => {
     await expect(runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ burn_in: 100 }), seed: 1 })).rejects.toThrow(/burn_in/);
   });
 });
+
+describe('SGLD pooled step', () => {
+  it('is the median of the chains steps, never above the tightest chain stability cap', () => {
+    const tuned = [1e-4, 2e-4, 3e-4, 4e-4].map((step_size) => ({ step_size, localizer_gamma: 1 }));
+    const free = sgld.share!(tuned);
+    expect(free.step_size).toBeCloseTo(Math.sqrt(2e-4 * 3e-4), 15);
+    const capped = sgld.share!(
+      tuned.map((t, i) => ({ ...t, calibration: { stability_cap: [5e-4, 1.5e-4, 6e-4, 7e-4][i] } })),
+    );
+    expect(capped.step_size).toBe(1.5e-4);
+  });
+});

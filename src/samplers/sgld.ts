@@ -12,8 +12,10 @@
  *   Adam also m <- b1 m + (1 - b1) g, m_0 = 0, mhat = m / (1 - b1^t).
  *
  * Step size: `step_size: auto` (default) calibrates it per chain from the target (see
- * calibrate.ts: a bias budget from a Hessian-trace estimate), and the run then uses ONE step,
- * the median of the chains' calibrated steps (SamplerDef.share): a single pilot's step is noisy
+ * calibrate.ts: a bias budget from a Hessian-trace estimate, capped by a ULA stability bound
+ * from the top Hessian eigenvalue), and the run then uses ONE step, the median of the chains'
+ * calibrated steps, never above the tightest chain's stability cap (SamplerDef.share): a single
+ * pilot's step is noisy
  * (4x spread between chains measured on a DLN), and chains at different steps sample different
  * distributions, so their spread and R-hat would mix step error with Monte Carlo error. A
  * number overrides the calibration.
@@ -269,14 +271,27 @@ function medianStep(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : Math.sqrt(s[m - 1]! * s[m]!);
 }
 
-/** One step for the run: the median of the chains' steps (all equal when configured). */
+/** A chain's calibrated stability cap on the step, when its calibration reported one. */
+function stabilityCapOf(tuned: Record<string, TunedValue>): number | null {
+  const report = tuned.calibration as { stability_cap?: unknown } | undefined;
+  const cap = Number(report?.stability_cap);
+  return Number.isFinite(cap) && cap > 0 ? cap : null;
+}
+
+/**
+ * One step for the run: the median of the chains' steps (all equal when configured), but no
+ * larger than the tightest chain's stability cap: the median of steps that each sit on their
+ * own chain's cap can exceed another chain's cap.
+ */
 function shareSgld(tuned: readonly Record<string, TunedValue>[]): SharedTuning {
   const steps = tuned.map((t) => Number(t.step_size));
   const gamma = Number(tuned[0]?.localizer_gamma);
   if (!steps.every((x) => Number.isFinite(x) && x > 0) || !(gamma > 0)) {
     throw new Error(`sgld: cannot pool the chains' tuning (step sizes ${JSON.stringify(steps)}, gamma ${gamma})`);
   }
-  return { step_size: medianStep(steps), localizer_gamma: gamma, chains: steps.length };
+  const caps = tuned.map(stabilityCapOf).filter((c): c is number => c !== null);
+  const step = Math.min(medianStep(steps), ...caps);
+  return { step_size: step, localizer_gamma: gamma, chains: steps.length };
 }
 
 function adoptSgld(prepared: Prepared, shared: SharedTuning, cfg: SgldConfig): Record<string, TunedValue> {
