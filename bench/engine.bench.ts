@@ -8,7 +8,6 @@
 // in several rounds and the median and best round are reported (ms_per_eval and gflops are the
 // median wall time). When other processes compete for the cores, wall time overstates the cost
 // of an eval; cpu_ms_per_eval / gflops_cpu count only the CPU time this process got.
-import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -94,8 +93,16 @@ function runCells(impls: EngineImpl[]): Row[] {
     const X = Float64Array.from({ length: w.n * inDim }, rnd);
     const Y = Float64Array.from({ length: w.n * outDim }, rnd);
     for (const dtype of ['float64', 'float32'] as DType[]) {
-      for (const impl of impls) {
-        const model = createModel({ spec: w.spec, data: { n: w.n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype, impl });
+      for (const cell of cells(impls)) {
+        const impl = cell.impl;
+        const model = createModel({
+          spec: w.spec,
+          data: { n: w.n, inDim, outDim, X, Y },
+          loss: { kind: 'mse' },
+          dtype,
+          impl,
+          ...(cell.kernels ? { wasmKernels: cell.kernels } : {}),
+        });
         const theta = Float64Array.from({ length: model.dim }, () => rnd() * 0.3);
         const grad = new Float64Array(model.dim);
         const flops = 6 * w.n * model.dim;
@@ -129,38 +136,25 @@ function runCells(impls: EngineImpl[]): Row[] {
   return rows;
 }
 
-const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
-const CHILD_ENV = 'LAMBDA_HAT_BENCH_RELAXED_CHILD';
-
-/**
- * The relaxed-SIMD (FMA) kernels only run where the runtime enables them: on Node 20 that is a
- * flag, so they are timed in a child process started with it (rows with variant 'relaxed').
- */
-function relaxedRows(): Row[] {
-  const res = spawnSync(process.execPath, [RELAXED_FLAG, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-    env: { ...process.env, [CHILD_ENV]: '1' },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (res.status !== 0) {
-    console.error(`relaxed-SIMD child failed (status ${res.status}); no relaxed rows`);
-    return [];
+/** The wasm engine in both kernel builds (fused multiply-add where the runtime has it), then TS. */
+function cells(impls: EngineImpl[]): { impl: EngineImpl; kernels?: 'simd' | 'relaxed' }[] {
+  const out: { impl: EngineImpl; kernels?: 'simd' | 'relaxed' }[] = [];
+  for (const impl of impls) {
+    if (impl !== 'wasm') out.push({ impl });
+    else for (const kernels of relaxedSimdSupported() ? (['relaxed', 'simd'] as const) : (['simd'] as const)) out.push({ impl, kernels });
   }
-  return JSON.parse(res.stdout) as Row[];
+  return out;
 }
 
 export default async function main(): Promise<void> {
   const relaxed = relaxedSimdSupported();
   const rows = runCells(['wasm', 'ts']);
-  // Where relaxed SIMD is on by default the rows above already are the relaxed kernels.
-  if (!relaxed) rows.push(...relaxedRows());
   const out = {
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
       node: process.version,
       relaxedSimd: relaxed,
-      relaxedRowsNeed: relaxed ? null : RELAXED_FLAG,
       flops_per_eval: '6 * n * dim',
       activation: 'relu for A-C, identity for D; loss mse',
       date: new Date().toISOString(),
@@ -172,8 +166,4 @@ export default async function main(): Promise<void> {
   writeFileSync(`${dir}engine.json.tmp`, JSON.stringify(out, null, 2) + '\n');
   renameSync(`${dir}engine.json.tmp`, `${dir}engine.json`);
   console.log(`wrote ${dir}engine.json`);
-}
-
-if (process.env[CHILD_ENV] === '1' && process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.stdout.write(JSON.stringify(runCells(['wasm'])));
 }
