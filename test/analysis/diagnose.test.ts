@@ -132,6 +132,13 @@ describe('diagnose task', () => {
     expect(a.warnings.join('\n')).toMatch(/negative λ̂/);
   });
 
+  it('flags a VI estimate as variational, and only for VI', () => {
+    const vi = analyze(writeSyntheticRun(home, { runId: 'run_vi', sampler: 'vi', draws: 400, seed: 21 }));
+    expect(vi.warnings.join('\n')).toMatch(/variational estimate/);
+    const sgld = analyze(writeSyntheticRun(home, { runId: 'run_not_vi', draws: 400, seed: 21 }));
+    expect(sgld.warnings.join('\n')).not.toMatch(/variational/);
+  });
+
   it('drops and reports a chain that blew up, estimating from the others', () => {
     const dir = writeSyntheticRun(home, { runId: 'run_blowup', blowUp: [2], seed: 13 });
     const a = analyze(dir);
