@@ -61,9 +61,28 @@
  * whose L_n is correlated over ~2 / (gamma eps) steps on singular targets; a 4x spread between
  * chains was measured on a DLN), so SGLD runs with the median over the chains (sgld.ts).
  */
+import { z } from 'zod';
 import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../rng/index.js';
 import type { Posterior } from './types.js';
 import type { SgldKernel, SgldState } from './sgld.js';
+
+/** `step_size`: a number > 0, or "auto" to calibrate it from the target (below). */
+export const stepSizeSchema = z.union([
+  z.literal('auto'),
+  z
+    .number({ error: 'step_size must be a number > 0 or "auto"' })
+    .refine((x) => Number.isFinite(x) && x > 0, { message: 'step_size must be > 0 (or "auto")' }),
+]);
+
+/** The calibration settings of every sampler whose step `calibrateStepSize` chooses. */
+export const calibrationFields = {
+  /** Tolerated relative bias of the LLC from the step size (auto only). */
+  target_bias: z.number().gt(0).lt(0.5).default(0.03),
+  calibration_steps: z.number().int().min(20).default(400),
+  calibration_rounds: z.number().int().min(1).max(20).default(6),
+  /** Hutchinson probes per calibration sample. */
+  calibration_probes: z.number().int().min(1).default(2),
+};
 
 export interface CalibrateOptions {
   posterior: Posterior;

@@ -41,18 +41,11 @@ import { z } from 'zod';
 import type { Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from './runner.js';
-import { calibrateStepSize } from './calibrate.js';
+import { calibrateStepSize, calibrationFields, stepSizeSchema } from './calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;
 export type Precond = (typeof PRECONDITIONERS)[number];
-
-const stepSizeSchema = z.union([
-  z.literal('auto'),
-  z
-    .number({ error: 'step_size must be a number > 0 or "auto"' })
-    .refine((x) => Number.isFinite(x) && x > 0, { message: 'step_size must be > 0 (or "auto")' }),
-]);
 
 export const sgldSchema = z
   .object({
@@ -74,12 +67,7 @@ export const sgldSchema = z
     beta2: z.number().min(0).lt(1).default(0.999),
     /** The a in eps_i = eps / (sqrt(vhat_i) + a); bounds the preconditioned step by eps / a. */
     precond_eps: z.number().positive().default(1e-4),
-    /** Calibration: tolerated relative bias of the LLC from the step size (auto only). */
-    target_bias: z.number().gt(0).lt(0.5).default(0.03),
-    calibration_steps: z.number().int().min(20).default(400),
-    calibration_rounds: z.number().int().min(1).max(20).default(6),
-    /** Hutchinson probes per calibration sample. */
-    calibration_probes: z.number().int().min(1).default(2),
+    ...calibrationFields,
     /** Every k steps record the MALA acceptance of the step (0: off). */
     mala_every: z.number().int().min(0).default(0),
   })

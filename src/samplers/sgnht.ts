@@ -16,7 +16,7 @@ import type { Key } from '../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 import type { PrepareContext, Prepared, SamplerDef } from './runner.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
-import { calibrateStepSize } from './calibrate.js';
+import { calibrateStepSize, calibrationFields, stepSizeSchema } from './calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const sgnhtSchema = z
@@ -25,18 +25,10 @@ export const sgnhtSchema = z
     warmup: z.number().int().min(0).nullable().default(null),
     eval_every: z.number().int().min(1).default(20),
     batch_size: z.number().int().min(1).default(256),
-    step_size: z
-      .union([
-        z.literal('auto'),
-        z.number().refine((x) => Number.isFinite(x) && x > 0, { message: 'step_size must be > 0 (or "auto")' }),
-      ])
-      .default('auto'),
+    step_size: stepSizeSchema.default('auto'),
     /** Injected noise A (the thermostat absorbs the gradient noise). */
     diffusion: z.number().positive().default(1),
-    target_bias: z.number().gt(0).lt(0.5).default(0.03),
-    calibration_steps: z.number().int().min(20).default(400),
-    calibration_rounds: z.number().int().min(1).max(20).default(6),
-    calibration_probes: z.number().int().min(1).default(2),
+    ...calibrationFields,
   })
   .strict();
 export type SgnhtConfig = z.infer<typeof sgnhtSchema>;
