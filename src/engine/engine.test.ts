@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { relErr } from './testing/compare.js';
 import { createModel, layerShapes, paramCount, validateSpec } from './index.js';
 import type { Activation, EngineImpl, LossSpec, MlpSpec, NetworkModel } from './types.js';
 
@@ -59,15 +60,6 @@ function randArray(len: number, rnd: () => number, scale = 1): Float64Array {
   return a;
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / Math.max(den, 1e-300);
-}
 
 function build(
   spec: MlpSpec,

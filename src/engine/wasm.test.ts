@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { relErr } from './testing/compare.js';
 import { createModel, relaxedSimdSupported } from './index.js';
 import type { Activation, LossSpec, MlpSpec, NetworkModel } from './types.js';
 import { instantiateKernels } from './wasm-kernels.js';
@@ -21,16 +22,6 @@ function randArray(len: number, rnd: () => number, scale = 2): Float64Array {
   return Float64Array.from({ length: len }, () => scale * rnd());
 }
 
-/** max |a - b| / max |b|: relative to the scale of the reference vector. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / Math.max(den, 1e-300);
-}
 
 interface Case {
   name: string;
