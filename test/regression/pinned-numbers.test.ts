@@ -1,0 +1,229 @@
+/**
+ * Pins the numbers fixed seeds produce, as sha256 digests of everything a run computes: the
+ * smoke experiment's target files, every sampler's manifest (timings and dates left out),
+ * traces (all columns but time_s) and estimates, and the quick validation suite. A digest
+ * changes when any of those numbers changes by a single bit, so this test fails on any change
+ * of numerics; a change made on purpose (a new default, say) updates the pinned value and says
+ * so in its commit.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadExperiment } from '../../src/config/experiment.js';
+import { buildTask } from '../../src/tasks/build.js';
+import { sampleTask } from '../../src/tasks/sample.js';
+import { loadRun } from '../../src/analysis/run.js';
+import { analyzeRun } from '../../src/analysis/index.js';
+import { readTraces } from '../../src/store/traces.js';
+import { canonicalJson, sha256Hex } from '../../src/store/index.js';
+import { dlnCasePosterior, runValidation } from '../../src/validate/suite.js';
+import { loadSampler, resolveSamplerConfig } from '../../src/samplers/registry.js';
+import { resolveChainSettings } from '../../src/samplers/config.js';
+import { runChains } from '../../src/samplers/chains.js';
+import { createModel } from '../../src/engine/index.js';
+import { keyAt, normalInto, Stream } from '../../src/rng/index.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const SMOKE = resolve(here, '../../config/smoke.yaml');
+
+/** Digests pinned on the code before the stage contracts and the sampler layers were split. */
+const PINNED = {
+  target: '8be4d1e45d11872fe2ef562f24617c8b7d95353b00f215ddc86f4dfa7f8475f7',
+  hmc: '3275565861ed94b7741a7db144a198af235cb43379f8bf8a11913c9011f6a742',
+  mclmc: 'a57e6eda6adaa97805fe3e4d413bbf192a4e1c85effa5c970c7e06a0476bb176',
+  sgld: '520d034cec96cb0f1cde2b1f838336a640418d0d0b7ab7c791849270d3bdee0f',
+  vi: '3baa0eeecaa32cd2ad36ca66a79fc1316e1cf6414b1b216b2804336cf71843ba',
+  validation: {
+    sgld: '8de94b117a238e3b674e26435c2baff96c3c52cffa1c503ad3e7c7677efbdc6c',
+    sgnht: '7387a28440132b11f540f02a1a00ad2eae48a5af03b67b3293c173936bb4428c',
+  },
+  traces: {
+    hmc: 'bb2a19099b456e27b4f9a9cc85d2a011bf15b598c05da53dbcaaf2dc5cf9e397',
+    mclmc: 'ce27240e06c4b1c3925f9b4567619609c8168249ffdd522745a732442d899f3d',
+    adam_sgld: '9302d17399045b08e4f2d864257be0074f3e02db6fd7057bcfd8e62ce8586701',
+    rmsprop_sgld: '7401c6d874899429461925c41b9b5e8c1ab9f0a22b093e09a1fcb498ef520dfb',
+    vi: 'c46ae590c1b7cfae9d0e15e5fc39e476d8a884b16f872df4af78cde811d78677',
+  },
+  engine: 'ba9e2104c60012a83d9f104bfe44482001b6c4b75e145a615fb68e7140a0f6a4',
+  float32: '14b154b0a3e96b1383f1eaa8d2ea0cf863d1871b361a77af243426f9afb21a61',
+};
+
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+/** sha256 of the canonical JSON, with NaN and infinities spelled out (JSON has no such numbers). */
+function digest(value: unknown): string {
+  const finite = (v: unknown): unknown => {
+    if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+    if (Array.isArray(v)) return v.map(finite);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finite(x)]));
+    return v;
+  };
+  return sha256Hex(canonicalJson(finite(value)));
+}
+
+function fileHash(path: string): string {
+  return sha256Hex(readFileSync(path));
+}
+
+type Json = Record<string, unknown>;
+
+function pick(obj: Json, keys: readonly string[]): Json {
+  const out: Json = {};
+  for (const k of keys) out[k] = obj[k];
+  return out;
+}
+
+const MANIFEST_KEYS = [
+  'run_id', 'target_id', 'sampler', 'requested_sampler', 'seed', 'hyperparameters', 'posterior_settings', 'n', 'dim',
+  'beta', 'gamma', 'n_beta', 'L0', 'chains', 'chain_settings', 'schedule', 'burn_in', 'draws_per_chain',
+  'trace_columns', 'work', 'total_fge', 'failures',
+] as const;
+const PER_CHAIN_KEYS = ['chain', 'tuned', 'tune_fge', 'sample_fge', 'eval_fge', 'steps_done', 'failure'] as const;
+const ANALYSIS_KEYS = [
+  'target_id', 'sampler', 'llc_mean', 'llc_std', 'llc_mcse', 'r_hat', 'ess_bulk', 'ess_tail', 'chains', 'draws',
+  'burn_in', 'n', 'beta', 'gamma', 'L0', 'total_fge', 'warnings', 'run_id', 'reasons', 'chains_requested',
+  'chain_ids', 'failed_chains', 'wnv', 'drift', 'acceptance_mean', 'divergences', 'bfmi',
+] as const;
+
+/** What a run computed: manifest numbers, trace columns (not time_s), and the analysis. */
+function runDigest(dir: string): string {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Json;
+  const perChain = (manifest.per_chain as Json[]).map((c) => pick(c, PER_CHAIN_KEYS));
+  const traces = readTraces(join(dir, 'traces.feather'));
+  const columns: Record<string, number[]> = {};
+  for (const [name, col] of Object.entries(traces)) if (name !== 'time_s') columns[name] = Array.from(col);
+  const analysis = analyzeRun(loadRun(dir), { inputsHash: '' }) as unknown as Json;
+  return digest({
+    manifest: { ...pick(manifest, MANIFEST_KEYS), per_chain: perChain },
+    columns,
+    analysis: pick(analysis, ANALYSIS_KEYS),
+  });
+}
+
+/** Builds the smoke target and samples it with every smoke sampler; digests by name. */
+async function smokeDigests(threads: number): Promise<Record<string, string>> {
+  const home = mkdtempSync(join(tmpdir(), 'lh-pinned-'));
+  homes.push(home);
+  const exp = loadExperiment(SMOKE);
+  const out: Record<string, string> = {};
+  for (const t of exp.targets) {
+    const built = await buildTask({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> });
+    const meta = JSON.parse(readFileSync(join(built.dir, 'meta.json'), 'utf8')) as Json;
+    const training = { ...(meta.training as Json) };
+    delete training.wall_s;
+    out.target = digest({
+      target_id: built.target_id,
+      L0: meta.L0,
+      dims: meta.dims,
+      training,
+      params: fileHash(join(built.dir, 'params.safetensors')),
+      data: fileHash(join(built.dir, 'data.safetensors')),
+    });
+    for (const s of exp.samplers) {
+      const run = await sampleTask(
+        { kind: 'sample', home, target_id: built.target_id, sampler: s },
+        threads > 1 ? { threads } : {},
+      );
+      out[s.name] = runDigest(run.dir);
+    }
+  }
+  return out;
+}
+
+describe('fixed seeds give the pinned numbers', () => {
+  it('the smoke experiment: target files, manifests, traces and estimates of every sampler', async () => {
+    const one = await smokeDigests(1);
+    expect(one).toEqual({ target: PINNED.target, hmc: PINNED.hmc, mclmc: PINNED.mclmc, sgld: PINNED.sgld, vi: PINNED.vi });
+  }, 120_000);
+
+  it('the quick validation suite: estimates, MCSE, per-chain means, step sizes and work', async () => {
+    const got: Record<string, string> = {};
+    for (const sampler of Object.keys(PINNED.validation)) {
+      const rows = await runValidation({ sampler, quick: true, seed: 0 });
+      got[sampler] = digest(rows.map(({ wall_s: _w, ...rest }) => rest));
+    }
+    expect(got).toEqual(PINNED.validation);
+  }, 300_000);
+
+  it('short runs on a validation DLN (HMC with mass-matrix windows, tuned MCLMC, Adam and RMSProp SGLD, VI): full traces and tuning', async () => {
+    const { posterior, model } = dlnCasePosterior(1, 2000);
+    const got: Record<string, string> = {};
+    try {
+      const cases = {
+        hmc: { draws: 60, warmup: 150 },
+        mclmc: { draws: 60, num_tuning_steps: 300 },
+        adam_sgld: { steps: 600, eval_every: 10, calibration_steps: 200, calibration_rounds: 2 },
+        rmsprop_sgld: { steps: 600, eval_every: 10, calibration_steps: 200, calibration_rounds: 2 },
+        vi: { steps: 400, eval_every: 20, draws_per_eval: 8 },
+      } as const;
+      for (const [name, overrides] of Object.entries(cases)) {
+        const cfg = resolveSamplerConfig(await loadSampler(name), overrides);
+        const run = await runChains({ posterior, sampler: name, cfg, chains: resolveChainSettings({ count: 3 }), seed: 5 });
+        got[name] = digest(run.results.map((r) => {
+          const columns: Record<string, number[]> = {};
+          for (const [k, col] of Object.entries(r.columns)) if (k !== 'time_s') columns[k] = Array.from(col);
+          return { chain: r.chain, columns, tuned: r.tuned, tune_fge: r.tune_fge, sample_fge: r.sample_fge, eval_fge: r.eval_fge };
+        }));
+
+      }
+    } finally {
+      model.dispose();
+    }
+    expect(got).toEqual(PINNED.traces);
+  }, 120_000);
+});
+
+describe('fixed inputs give the pinned engine numbers', () => {
+  it('loss and gradient of MLPs shaped for every GEMM path, in f64 and f32, both kernel builds, every activation, with and without LayerNorm', () => {
+    // Packed (widths 48, 40), narrow (12, 3) and the special cases: N = 1 (one output), K = 1
+    // (one input), M = 1 (a batch of one row).
+    const shapes = [[12, 48, 40, 3], [1, 20, 1]];
+    const n = 96;
+    const out: unknown[] = [];
+    for (const sizes of shapes) {
+      const inDim = sizes[0]!;
+      const outDim = sizes[sizes.length - 1]!;
+      const X = normalInto(keyAt(1, Stream.data), new Float64Array(n * inDim));
+      const Y = normalInto(keyAt(2, Stream.data), new Float64Array(n * outDim));
+      const batches = [Int32Array.from({ length: 40 }, (_, i) => (i * 7) % n), Int32Array.of(5)];
+      for (const [dtype, wasmKernels] of [['float64', 'relaxed'], ['float32', 'relaxed'], ['float64', 'simd'], ['float32', 'simd']] as const) {
+        for (const activation of ['relu', 'tanh', 'gelu', 'identity'] as const) {
+          for (const layerNorm of [false, true]) {
+            const model = createModel({ spec: { sizes, activation, bias: true, layerNorm }, data: { n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype, impl: 'wasm', wasmKernels });
+            try {
+              const theta = normalInto(keyAt(3, Stream.init), new Float64Array(model.dim)).map((v) => 0.3 * v);
+              const grad = new Float64Array(model.dim);
+              const full = model.lossAndGrad(theta, grad);
+              const entry: Record<string, unknown> = { sizes, dtype, wasmKernels, activation, layerNorm, impl: model.impl, full, fullGrad: Array.from(grad) };
+              batches.forEach((rows, b) => {
+                entry[`batch${b}`] = model.lossAndGrad(theta, grad, rows);
+                entry[`batch${b}Grad`] = Array.from(grad);
+              });
+              out.push(entry);
+            } finally {
+              model.dispose();
+            }
+          }
+        }
+      }
+    }
+    expect(digest(out)).toBe(PINNED.engine);
+  });
+
+  it('a float32 target: training, then SGLD on it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lh-pinned-f32-'));
+    homes.push(home);
+    const exp = loadExperiment(SMOKE, ['jax_enable_x64=false']);
+    const t = exp.targets[0]!;
+    expect(t.config.dtype).toBe('float32');
+    const built = await buildTask({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> });
+    const sgld = exp.samplers.find((s) => s.name === 'sgld')!;
+    const run = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sgld });
+    expect(digest({ params: fileHash(join(built.dir, 'params.safetensors')), run: runDigest(run.dir) })).toBe(PINNED.float32);
+  }, 60_000);
+});
