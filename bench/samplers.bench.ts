@@ -10,7 +10,7 @@ import { keyAt, normalInto, Stream } from '../src/rng/index.js';
 import { createModel } from '../src/engine/index.js';
 import type { EngineImpl, NetworkModel } from '../src/engine/types.js';
 import { makePosterior } from '../src/posterior/posterior.js';
-import { sgldKernel } from '../src/samplers/sgld.js';
+import { sgldKernel } from '../src/samplers/kernels/sgld.js';
 import { foldIn } from '../src/rng/index.js';
 
 interface Net {

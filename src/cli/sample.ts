@@ -3,7 +3,7 @@ import { applySets, formatConfigError, isPlainObject, readYamlFile } from '../co
 import { storeHome } from '../store/index.js';
 import { sampleTask } from '../tasks/sample.js';
 import type { SamplerEntry } from '../tasks/types.js';
-import type { Progress } from '../samplers/runner.js';
+import type { Progress } from '../samplers/runner/chain.js';
 
 /**
  * `lambda-hat sample --target ID --sampler NAME [--config FILE] [--set k=v]...`

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { LossFunction } from '../engine/types.js';
-import type { Posterior } from '../samplers/types.js';
+import type { Posterior } from '../samplers/kernels/types.js';
 
 export const BETA_MODES = ['1_over_log_n', 'fixed'] as const;
 export type BetaMode = (typeof BETA_MODES)[number];

@@ -2,7 +2,7 @@
  * A serialisable description of a posterior, so that a worker thread or process can rebuild
  * it (closures do not cross threads): a stored target, or the analytic quadratic.
  */
-import type { Posterior } from '../samplers/types.js';
+import type { Posterior } from '../samplers/kernels/types.js';
 import { openTarget } from '../targets/open.js';
 import { posteriorFromSettings, quadraticLoss, type PosteriorSettings } from './posterior.js';
 

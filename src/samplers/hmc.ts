@@ -10,9 +10,9 @@
  * Warmup transitions are tuning (their work is counted as tuning FGE), draws are recorded.
  */
 import { z } from 'zod';
-import type { SamplerDef } from './runner.js';
-import { hmcKernel } from './hmc-kernel.js';
-import { windowAdaptation } from './window-adaptation.js';
+import type { SamplerDef } from './runner/chain.js';
+import { hmcKernel } from './kernels/hmc.js';
+import { windowAdaptation } from './adaptation/window-adaptation.js';
 
 const JITTER_DEFAULT = 0.2;
 

@@ -34,9 +34,9 @@
  */
 import { z } from 'zod';
 import { foldIn } from '../rng/index.js';
-import type { SamplerDef } from './runner.js';
-import { initMclmcState, mclmcKernel } from './mclmc-kernel.js';
-import { mclmcFindLAndStepSize } from './mclmc-tuning.js';
+import type { SamplerDef } from './runner/chain.js';
+import { initMclmcState, mclmcKernel } from './kernels/mclmc.js';
+import { mclmcFindLAndStepSize } from './adaptation/mclmc-tuning.js';
 
 const frac = z.number().min(0).max(1);
 

@@ -5,15 +5,15 @@
  * precond: rmsprop. The canonical name (def.name) is what run ids and manifests record, so
  * `rmsprop_sgld` and `sgld --set precond=rmsprop` are the same run.
  */
-import type { SamplerDef } from './runner.js';
-import { sampler as sgldSampler } from './sgld.js';
-import { sampler as sgnhtSampler } from './sgnht.js';
+import type { SamplerDef } from './runner/chain.js';
+import { sampler as sgldSampler } from './kernels/sgld.js';
+import { sampler as sgnhtSampler } from './kernels/sgnht.js';
 
 // Samplers of this module's author are imported statically: a TypeScript loader in worker
 // threads (tsx) does not hook dynamic import(), and tests run chains in workers.
 const STATIC: Readonly<Record<string, unknown>> = Object.freeze({
-  './sgld.js': { sampler: sgldSampler },
-  './sgnht.js': { sampler: sgnhtSampler },
+  './kernels/sgld.js': { sampler: sgldSampler },
+  './kernels/sgnht.js': { sampler: sgnhtSampler },
 });
 
 interface RegistryEntry {
@@ -25,13 +25,13 @@ interface RegistryEntry {
 }
 
 const REGISTRY: Readonly<Record<string, RegistryEntry>> = Object.freeze({
-  sgld: { module: './sgld.js' },
-  rmsprop_sgld: { module: './sgld.js', fixed: { precond: 'rmsprop' } },
-  adam_sgld: { module: './sgld.js', fixed: { precond: 'adam' } },
-  sgnht: { module: './sgnht.js' },
+  sgld: { module: './kernels/sgld.js' },
+  rmsprop_sgld: { module: './kernels/sgld.js', fixed: { precond: 'rmsprop' } },
+  adam_sgld: { module: './kernels/sgld.js', fixed: { precond: 'adam' } },
+  sgnht: { module: './kernels/sgnht.js' },
   hmc: { module: './hmc.js' },
   mclmc: { module: './mclmc.js' },
-  vi: { module: './vi.js' },
+  vi: { module: './kernels/vi.js' },
 });
 
 export function samplerNames(): string[] {

@@ -11,10 +11,10 @@ import { writeTraces } from '../store/traces.js';
 import { CODE_VERSION } from '../version.js';
 import { openPosterior, type PosteriorSource } from '../posterior/source.js';
 import { resolvePosteriorSettings } from '../posterior/posterior.js';
-import { resolveChainSettings, type ChainSettings } from '../samplers/config.js';
+import { resolveChainSettings, type ChainSettings } from '../samplers/runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
-import { runChains } from '../samplers/chains.js';
-import type { ChainFailure, Progress } from '../samplers/runner.js';
+import { runChains } from '../samplers/runner/chains.js';
+import type { ChainFailure, Progress } from '../samplers/runner/chain.js';
 import type { SampleTaskResult, SampleTaskSpec } from './types.js';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -18,10 +18,10 @@ import type { LossFunction, NetworkModel } from '../engine/types.js';
 import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
 import { dlnLearningCoefficient, quadraticPosteriorLambda, quadraticUlaLambda } from '../posterior/truth.js';
 import { mcseMean } from '../diagnostics/index.js';
-import { resolveChainSettings } from '../samplers/config.js';
+import { resolveChainSettings } from '../samplers/runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
-import { runChains } from '../samplers/chains.js';
-import type { Posterior } from '../samplers/types.js';
+import { runChains } from '../samplers/runner/chains.js';
+import type { Posterior } from '../samplers/kernels/types.js';
 
 export interface ValidateOptions {
   sampler: string;

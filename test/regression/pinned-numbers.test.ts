@@ -20,8 +20,8 @@ import { readTraces } from '../../src/store/traces.js';
 import { canonicalJson, sha256Hex } from '../../src/store/index.js';
 import { dlnCasePosterior, runValidation } from '../../src/validate/suite.js';
 import { loadSampler, resolveSamplerConfig } from '../../src/samplers/registry.js';
-import { resolveChainSettings } from '../../src/samplers/config.js';
-import { runChains } from '../../src/samplers/chains.js';
+import { resolveChainSettings } from '../../src/samplers/runner/settings.js';
+import { runChains } from '../../src/samplers/runner/chains.js';
 import { createModel } from '../../src/engine/index.js';
 import { keyAt, normalInto, Stream } from '../../src/rng/index.js';
 

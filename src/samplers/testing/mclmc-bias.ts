@@ -5,8 +5,8 @@
  * prints, per desired_energy_var and seed, the relative error of λ̂ ± MCSE, the chains' tuned
  * step sizes (standardised units), the sampling mean dE^2 / d and the tuning work.
  */
-import { resolveChainSettings } from '../config.js';
-import { runChain } from '../runner.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import { runChain } from '../runner/chain.js';
 import { mclmcConfigSchema, sampler as mclmc } from '../mclmc.js';
 import { quadraticPosterior } from './targets.js';
 import { mcseMean, mean as pmean } from '../../diagnostics/index.js';

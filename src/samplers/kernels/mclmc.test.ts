@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { keyAt, normal } from '../rng/index.js';
-import { resolveChainSettings } from './config.js';
-import { loadSampler, resolveSamplerConfig } from './registry.js';
-import { runChain, type ChainResult } from './runner.js';
-import { mclmcConfigSchema, sampler as mclmc, tuningStages, type MclmcConfig } from './mclmc.js';
-import { initMclmcState, mclmcTransition, MCLMC_GRADS_PER_STEP } from './mclmc-kernel.js';
-import { essOneChain, StepSizePredictor } from './mclmc-tuning.js';
-import { quadraticPosterior } from './testing/targets.js';
-import { mcseMean, mean as chainMean } from '../diagnostics/index.js';
+import { keyAt, normal } from '../../rng/index.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import { loadSampler, resolveSamplerConfig } from '../registry.js';
+import { runChain, type ChainResult } from '../runner/chain.js';
+import { mclmcConfigSchema, sampler as mclmc, tuningStages, type MclmcConfig } from '../mclmc.js';
+import { initMclmcState, mclmcTransition, MCLMC_GRADS_PER_STEP } from './mclmc.js';
+import { essOneChain, StepSizePredictor } from '../adaptation/mclmc-tuning.js';
+import { quadraticPosterior } from '../testing/targets.js';
+import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
 import type { Posterior } from './types.js';
 
 function runAll(posterior: Posterior, cfg: MclmcConfig, chains: number, seed: number): ChainResult[] {

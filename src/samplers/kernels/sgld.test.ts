@@ -2,17 +2,17 @@
 // Tolerances are 3 Monte Carlo standard errors (analytic where the chain is an AR(1),
 // otherwise ArviZ's mcse_mean), never hand-picked margins.
 import { describe, expect, it } from 'vitest';
-import { keyAt, Stream, foldIn } from '../rng/index.js';
-import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
-import type { PosteriorSource } from '../posterior/source.js';
-import { quadraticPreconditionedUlaLambda, quadraticUlaLambda, quadraticPosteriorLambda } from '../posterior/truth.js';
-import { mcseMean } from '../diagnostics/index.js';
-import { runChains } from './chains.js';
-import { resolveChainSettings } from './config.js';
-import { loadSampler, resolveSamplerConfig, UnknownSamplerError } from './registry.js';
-import { initialPosition, runChain } from './runner.js';
+import { keyAt, Stream, foldIn } from '../../rng/index.js';
+import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../../posterior/posterior.js';
+import type { PosteriorSource } from '../../posterior/source.js';
+import { quadraticPreconditionedUlaLambda, quadraticUlaLambda, quadraticPosteriorLambda } from '../../posterior/truth.js';
+import { mcseMean } from '../../diagnostics/index.js';
+import { runChains } from '../runner/chains.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import { loadSampler, resolveSamplerConfig, UnknownSamplerError } from '../registry.js';
+import { initialPosition, runChain } from '../runner/chain.js';
 import { quadraticAdamSgldLambda, relaxationSteps, sampler as sgld, sgldKernel, sgldSchedule } from './sgld.js';
-import type { LossFunction } from '../engine/types.js';
+import type { LossFunction } from '../../engine/types.js';
 
 const D = 10;
 const N = 1000;

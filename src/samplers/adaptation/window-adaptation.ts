@@ -17,8 +17,8 @@
  * called once per chain and its result (state, step size, mass matrix) is what that chain samples
  * with.
  */
-import { foldIn, type Key } from '../rng/index.js';
-import type { Posterior } from './types.js';
+import { foldIn, type Key } from '../../rng/index.js';
+import type { Posterior } from '../kernels/types.js';
 import {
   hmcTransition,
   initHmcState,
@@ -26,7 +26,7 @@ import {
   type HmcInfo,
   type HmcParams,
   type HmcState,
-} from './hmc-kernel.js';
+} from '../kernels/hmc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Schedule

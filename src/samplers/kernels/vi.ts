@@ -33,8 +33,8 @@
  * of a unit-curvature loss, so the optimiser must grow the scales (the entropy term's job).
  */
 import { z } from 'zod';
-import { foldIn, normalInto, randintInto, uniform01, type Key } from '../rng/index.js';
-import type { SamplerDef } from './runner.js';
+import { foldIn, normalInto, randintInto, uniform01, type Key } from '../../rng/index.js';
+import type { SamplerDef } from '../runner/chain.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 
 // ---------------------------------------------------------------------------------------------

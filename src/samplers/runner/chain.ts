@@ -51,11 +51,11 @@
  * - A chain whose position or L_n becomes non-finite stops; its reason and step are recorded,
  *   its rows so far are kept, the other chains finish.
  */
-import type { Key } from '../rng/index.js';
-import { foldInInto, keyAt, normalInto, Stream } from '../rng/index.js';
+import type { Key } from '../../rng/index.js';
+import { foldInInto, keyAt, normalInto, Stream } from '../../rng/index.js';
 import type { z } from 'zod';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import { burnInSteps, type ChainSettings } from './config.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from '../kernels/types.js';
+import { burnInSteps, type ChainSettings } from './settings.js';
 
 export interface Schedule {
   /** Kernel steps after tuning (burn-in included). */

@@ -1,12 +1,12 @@
 // Regression tests of the SGLD step calibration's stability cap and feedback guard
 // (calibrate.ts). Fixed seeds; every target is analytic, so the tests are fast.
 import { describe, expect, it } from 'vitest';
-import { keyAt, normalInto, Stream } from '../rng/index.js';
-import { makePosterior, quadraticLoss } from '../posterior/posterior.js';
-import type { LossFunction } from '../engine/types.js';
+import { keyAt, normalInto, Stream } from '../../rng/index.js';
+import { makePosterior, quadraticLoss } from '../../posterior/posterior.js';
+import type { LossFunction } from '../../engine/types.js';
 import { calibrateStepSize, topHessianEigenvalue } from './calibrate.js';
-import { sgldKernel } from './sgld.js';
-import type { Posterior } from './types.js';
+import { sgldKernel } from '../kernels/sgld.js';
+import type { Posterior } from '../kernels/types.js';
 
 const TARGET_BIAS = 0.03;
 

@@ -4,7 +4,7 @@
  * data) and standard normal noise from sub-key 1, so the two are independent streams. Buffers
  * are allocated once here; the draws allocate nothing.
  */
-import { foldInInto, normalInto, randintInto, type Key } from '../rng/index.js';
+import { foldInInto, normalInto, randintInto, type Key } from '../../rng/index.js';
 
 export interface StepDraws {
   /** The minibatch rows (refilled by drawRows), or undefined for full data. */

@@ -15,7 +15,7 @@
  *   is what the step-size tuning targets. There is no Metropolis correction, so the step size
  *   sets a bias (see mclmc-tuning.ts).
  */
-import { foldIn, normalInto, type Key } from '../rng/index.js';
+import { foldIn, normalInto, type Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 
 /** McLachlan's minimal-norm coefficient (BlackJAX `mclachlan_coefficients`). */

@@ -12,11 +12,11 @@
  * (calibrate.ts) and uses h = sqrt(eps); its pilot rounds are counted as tuning work.
  */
 import { z } from 'zod';
-import type { Key } from '../rng/index.js';
+import type { Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import type { PrepareContext, Prepared, SamplerDef } from './runner.js';
+import type { PrepareContext, Prepared, SamplerDef } from '../runner/chain.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
-import { calibrateStepSize, calibrationFields, stepSizeSchema } from './calibrate.js';
+import { calibrateStepSize, calibrationFields, stepSizeSchema } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const sgnhtSchema = z

@@ -3,8 +3,8 @@
  * and pure-ish `init`/`step` functions (a step may reuse the state's buffers for speed, but
  * never touches files, clocks or the store). Adaptation and tuning live apart from kernels.
  */
-import type { Key } from '../rng/index.js';
-import type { LossFunction } from '../engine/types.js';
+import type { Key } from '../../rng/index.js';
+import type { LossFunction } from '../../engine/types.js';
 
 /**
  * The localized tempered posterior around w*:

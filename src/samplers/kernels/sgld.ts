@@ -38,10 +38,10 @@
  * devinterp's MalaAcceptanceRate does). Costs one extra minibatch gradient per diagnosed step.
  */
 import { z } from 'zod';
-import type { Key } from '../rng/index.js';
+import type { Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from './runner.js';
-import { calibrateStepSize, calibrationFields, stepSizeSchema } from './calibrate.js';
+import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from '../runner/chain.js';
+import { calibrateStepSize, calibrationFields, stepSizeSchema } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;

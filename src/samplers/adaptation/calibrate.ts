@@ -62,9 +62,9 @@
  * chains was measured on a DLN), so SGLD runs with the median over the chains (sgld.ts).
  */
 import { z } from 'zod';
-import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../rng/index.js';
-import type { Posterior } from './types.js';
-import type { SgldKernel, SgldState } from './sgld.js';
+import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../../rng/index.js';
+import type { Posterior } from '../kernels/types.js';
+import type { SgldKernel, SgldState } from '../kernels/sgld.js';
 
 /** `step_size`: a number > 0, or "auto" to calibrate it from the target (below). */
 export const stepSizeSchema = z.union([

@@ -35,9 +35,9 @@
  *   outweighs hundreds of correct ones: the readjustment, which must raise eps ~1/s-fold in the
  *   new units, then never reached its target.)
  */
-import { foldIn, type Key } from '../rng/index.js';
-import type { Posterior } from './types.js';
-import { mclmcTransition, type MclmcParams, type MclmcState } from './mclmc-kernel.js';
+import { foldIn, type Key } from '../../rng/index.js';
+import type { Posterior } from '../kernels/types.js';
+import { mclmcTransition, type MclmcParams, type MclmcState } from '../kernels/mclmc.js';
 
 export interface MclmcTuningOptions {
   /** Steps of stage 1, 2 and 3 (0 skips a stage; stage 2 then leaves L as it was). */

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { keyAt } from '../rng/index.js';
-import { resolveChainSettings } from './config.js';
-import { loadSampler, resolveSamplerConfig } from './registry.js';
-import { runChain, type ChainResult } from './runner.js';
+import { keyAt } from '../../rng/index.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import { loadSampler, resolveSamplerConfig } from '../registry.js';
+import { runChain, type ChainResult } from '../runner/chain.js';
 import {
   aOffset, elboGradient, layoutOf, logitOffset, logQAndGrad, logSOffset, MfaWorkspace, muOffset,
   paramCount, prepareComponents, sampler as vi, viConfigSchema, viKernel, type MfaLayout, type ViConfig,
 } from './vi.js';
-import { quadraticPosterior } from './testing/targets.js';
-import { mcseMean, mean as chainMean } from '../diagnostics/index.js';
+import { quadraticPosterior } from '../testing/targets.js';
+import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
 import type { Posterior } from './types.js';
 
 function runAll(posterior: Posterior, cfg: ViConfig, chains: number, seed: number): ChainResult[] {

@@ -11,7 +11,7 @@
  * adaptation can change the step size and mass matrix of *its own chain's* kernel between steps;
  * each chain owns one params object and keeps the adapted values for its sampling phase.
  */
-import { foldIn, normalInto, uniform01, type Key } from '../rng/index.js';
+import { foldIn, normalInto, uniform01, type Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 
 /** Energy error above which a trajectory counts as divergent (BlackJAX and Stan use 1000). */

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { keyAt } from '../rng/index.js';
-import { resolveChainSettings } from './config.js';
-import { loadSampler, resolveSamplerConfig } from './registry.js';
-import { runChain, type ChainResult } from './runner.js';
-import { hmcConfigSchema, sampler as hmc, type HmcConfig } from './hmc.js';
-import { hmcKernel, initHmcState, type HmcInfo } from './hmc-kernel.js';
-import { buildSchedule, windowAdaptation } from './window-adaptation.js';
-import { monomialPosterior, quadraticPosterior } from './testing/targets.js';
-import { mcseMean, mean as chainMean } from '../diagnostics/index.js';
+import { keyAt } from '../../rng/index.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import { loadSampler, resolveSamplerConfig } from '../registry.js';
+import { runChain, type ChainResult } from '../runner/chain.js';
+import { hmcConfigSchema, sampler as hmc, type HmcConfig } from '../hmc.js';
+import { hmcKernel, initHmcState, type HmcInfo } from './hmc.js';
+import { buildSchedule, windowAdaptation } from '../adaptation/window-adaptation.js';
+import { monomialPosterior, quadraticPosterior } from '../testing/targets.js';
+import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
 import type { Posterior } from './types.js';
 
 function runAll(posterior: Posterior, cfg: HmcConfig, chains: number, seed: number): ChainResult[] {

@@ -11,10 +11,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { openPosterior, type PosteriorSource } from '../posterior/source.js';
-import type { Posterior } from './types.js';
-import type { ChainSettings } from './config.js';
-import { loadSampler } from './registry.js';
+import { openPosterior, type PosteriorSource } from '../../posterior/source.js';
+import type { Posterior } from '../kernels/types.js';
+import type { ChainSettings } from './settings.js';
+import { loadSampler } from '../registry.js';
 import {
   concatTraces,
   prepareChain,
@@ -26,7 +26,7 @@ import {
   type Schedule,
   type SharedTuning,
   type TunedValue,
-} from './runner.js';
+} from './chain.js';
 
 export interface RunChainsRequest {
   /** Needed when chains.threads > 1 (workers rebuild the posterior from it). */
