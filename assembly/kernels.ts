@@ -625,6 +625,7 @@ export function gemm_f32(
 // ---------------------------------------------------------------------------------------------
 // Elementwise parts of the network (O(rows * width), so plain scalar loops suffice).
 
+// ACTIVATION_CODE of src/engine/types.ts (the host passes these numbers).
 const ACT_IDENTITY: i32 = 0;
 const ACT_RELU: i32 = 1;
 const ACT_TANH: i32 = 2;

@@ -8,16 +8,17 @@
  * when a target is resolved (resolve.ts), where the error can say why.
  */
 import { z } from 'zod';
+import { ACTIVATIONS, DTYPES } from '../engine/types.js';
+
+export { ACTIVATIONS, DTYPES };
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 const posNum = z.number().positive();
 const nonNegNum = z.number().nonnegative();
 
-export const DTYPES = ['float64', 'float32'] as const;
 export const X_DISTS = ['gauss_iso', 'gauss_aniso', 'mixture', 'lowdim_manifold', 'heavy_tail', 'uniform'] as const;
 export const NOISE_MODELS = ['gauss', 'hetero', 'student_t', 'outliers'] as const;
-export const ACTIVATIONS = ['relu', 'tanh', 'gelu', 'identity'] as const;
 export const MODEL_FAMILIES = ['mlp', 'dln', 'quadratic'] as const;
 export const OPTIMIZERS = ['adam', 'sgd', 'adamw'] as const;
 

@@ -1,9 +1,7 @@
 // Validation and parameter layout shared by both engine implementations. Everything here is
 // pure: the implementations call these once at model creation (and the cheap per-call checks
 // on theta/rows), so a bad input surfaces as an Error naming the problem, not as NaN later.
-import type { Activation, CreateModelOptions, DType, LossSpec, MlpSpec } from './types.js';
-
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'gelu', 'identity'];
+import { ACTIVATION_CODE, ACTIVATIONS, type CreateModelOptions, type DType, type LossSpec, type MlpSpec } from './types.js';
 
 export interface TensorShape {
   /** `layers.<k>.weight` or `layers.<k>.bias`, as in params.safetensors. */
@@ -27,7 +25,7 @@ export function validateSpec(spec: MlpSpec): void {
   spec.sizes.forEach((s, i) => {
     if (!isPositiveInt(s)) throw new Error(`MLP spec.sizes[${i}] must be a positive integer, got ${String(s)}`);
   });
-  if (!ACTIVATIONS.includes(spec.activation)) {
+  if (!(ACTIVATIONS as readonly string[]).includes(spec.activation)) {
     throw new Error(`unknown activation '${String(spec.activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
   }
   if (typeof spec.bias !== 'boolean') throw new Error(`MLP spec.bias must be a boolean, got ${String(spec.bias)}`);
@@ -144,7 +142,7 @@ export abstract class ModelBase {
   readonly dim: number;
   readonly n: number;
   protected readonly layers: LayerLayout[];
-  /** Activation code, as the wasm kernels number them: 0 identity, 1 relu, 2 tanh, 3 gelu. */
+  /** The activation's number in ACTIVATION_CODE (what the kernels switch on). */
   protected readonly act: number;
   protected readonly inDim: number;
   protected readonly outDim: number;
@@ -157,7 +155,7 @@ export abstract class ModelBase {
     this.n = opts.data.n;
     this.dim = paramCount(opts.spec);
     this.layers = layerLayout(opts.spec);
-    this.act = ['identity', 'relu', 'tanh', 'gelu'].indexOf(opts.spec.activation);
+    this.act = ACTIVATION_CODE[opts.spec.activation];
     const sizes = opts.spec.sizes;
     this.inDim = sizes[0]!;
     this.outDim = sizes[sizes.length - 1]!;

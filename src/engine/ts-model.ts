@@ -13,14 +13,14 @@ import {
   checkTheta,
   ModelBase,
 } from './spec.js';
-import type { CreateModelOptions, NetworkModel } from './types.js';
+import { ACTIVATION_CODE, type CreateModelOptions, type NetworkModel } from './types.js';
 
 type Arr = Float64Array | Float32Array;
 
-const ACT_IDENTITY = 0;
-const ACT_RELU = 1;
-const ACT_TANH = 2;
-const ACT_GELU = 3;
+const ACT_IDENTITY = ACTIVATION_CODE.identity;
+const ACT_RELU = ACTIVATION_CODE.relu;
+const ACT_TANH = ACTIVATION_CODE.tanh;
+const ACT_GELU = ACTIVATION_CODE.gelu;
 
 export class TsModel extends ModelBase implements NetworkModel {
   readonly impl = 'ts' as const;

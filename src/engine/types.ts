@@ -6,8 +6,24 @@
  * `layers.<k>.weight` [out, in] row-major, then `layers.<k>.bias` [out] when bias is on.
  */
 
-export type DType = 'float64' | 'float32';
-export type Activation = 'relu' | 'tanh' | 'gelu' | 'identity';
+export const DTYPES = ['float64', 'float32'] as const;
+export type DType = (typeof DTYPES)[number];
+
+/** The hidden-layer activations, in the order messages list them. */
+export const ACTIVATIONS = ['relu', 'tanh', 'gelu', 'identity'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+/**
+ * The activation table: the number each activation has inside the engines (ts-model.ts, and
+ * the wasm kernels' ACT_* constants in assembly/kernels.ts, which must use the same numbers).
+ */
+export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = Object.freeze({
+  identity: 0,
+  relu: 1,
+  tanh: 2,
+  gelu: 3,
+});
+
 export type EngineImpl = 'wasm' | 'ts';
 
 export type LossSpec =
