@@ -3,6 +3,9 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import { enableRelaxedSimd } from '../src/engine/index.js';
+
+enableRelaxedSimd();
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);

@@ -1,7 +1,8 @@
 // Piscina worker for samplers.bench.ts: one chain's SGLD steps/s.
 import { sgldRate } from './samplers.bench.js';
-import type { EngineImpl } from '../src/engine/types.js';
+import { enableRelaxedSimd, type EngineImpl } from '../src/engine/index.js';
 
 export default function run(a: { net: string; impl: EngineImpl; seconds: number }): number {
+  enableRelaxedSimd();
   return sgldRate(a.net, a.impl, a.seconds);
 }

@@ -6,7 +6,8 @@
  * ArviZ would give NaN), so analysis.json never holds NaN or Infinity.
  */
 import { mcseMean, summarize, type Summary } from '../diagnostics/index.js';
-import type { ChainTrace, LoadedRun } from './run.js';
+import { discardDraws, failedChains, type ChainTrace, type LoadedRun } from './run.js';
+import type { Analysis } from '../contracts/index.js';
 
 /** Bump when the analysis or the plots change, so stored analyses are redone. */
 export const ANALYSIS_VERSION = 1;
@@ -29,47 +30,7 @@ export const THRESHOLDS = {
   bfmi: 0.3,
 } as const;
 
-/** analysis.json: the contract keys first, then extensions (all JSON-safe). */
-export interface Analysis {
-  target_id: string | null;
-  sampler: string | null;
-  llc_mean: number | null;
-  llc_std: number | null;
-  llc_mcse: number | null;
-  r_hat: number | null;
-  ess_bulk: number | null;
-  ess_tail: number | null;
-  /** Chains the estimate uses (failed chains excluded). */
-  chains: number;
-  /** Kept draws per chain (after burn-in). */
-  draws: number;
-  burn_in: number;
-  n: number | null;
-  beta: number | null;
-  gamma: number | null;
-  L0: number | null;
-  total_fge: number | null;
-  walltime_s: number | null;
-  warnings: string[];
-  // Extensions.
-  run_id: string;
-  /** Why each null statistic is null. */
-  reasons: Record<string, string>;
-  chains_requested: number | null;
-  chain_ids: number[];
-  failed_chains: { chain: number; error: string }[];
-  /** Work-normalised variance: llc_std^2 / ess_bulk * total_fge (smaller is better). */
-  wnv: number | null;
-  /** Means of the first and second half of the kept draws and the MCSE of their difference. */
-  drift: { first_half: number | null; second_half: number | null; se_diff: number | null };
-  acceptance_mean: number | null;
-  divergences: number;
-  bfmi: number[] | null;
-  analysis_version: number;
-  /** sha256 of the inputs (manifest, traces, target meta, options, version): reuse key. */
-  inputs_hash: string;
-  plots: string[];
-}
+export type { Analysis };
 
 /** The kept part of the valid chains: what every statistic is computed on. */
 export interface KeptDraws {
@@ -97,7 +58,7 @@ function allFinite(xs: Float64Array): boolean {
  * are cut to their common length (ArviZ needs a rectangular [chain][draw] array) and burn-in.
  */
 export function keptDraws(run: LoadedRun): KeptDraws {
-  const failed = [...run.manifest.failed_chains];
+  const failed = failedChains(run.manifest);
   const failedIds = new Set(failed.map((f) => f.chain));
   const notes: string[] = [];
   const ok: ChainTrace[] = [];
@@ -112,7 +73,7 @@ export function keptDraws(run: LoadedRun): KeptDraws {
     }
   }
   const requested = run.manifest.chains;
-  if (requested !== null && run.chains.length < requested) {
+  if (run.chains.length < requested) {
     const present = new Set(run.chains.map((c) => c.chain));
     for (let j = 0; j < requested; j++) {
       if (!present.has(j) && !failedIds.has(j)) failed.push({ chain: j, error: 'missing from traces' });
@@ -123,7 +84,7 @@ export function keptDraws(run: LoadedRun): KeptDraws {
   if (longest !== length) {
     notes.push(`chains have unequal lengths (${length} to ${longest} draws); all were cut to ${length}`);
   }
-  const burnIn = run.manifest.discard_draws;
+  const burnIn = discardDraws(run.manifest);
   if (burnIn >= length && length > 0) {
     notes.push(`burn-in of ${burnIn} draws discards all ${length} recorded draws: no estimate`);
   }
@@ -202,23 +163,12 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
           mcse_mean: 'no usable chain', mean: 'no usable chain', sd: 'no usable chain' } }
       : summarize(kept.llc);
 
-  // Work and wall time: the manifest's totals when it has them, else read off the traces
-  // (work summed over chains, wall time of the slowest chain since chains may run in parallel).
-  const lastOf = (xs: Float64Array): number => (xs.length === 0 ? Number.NaN : xs[xs.length - 1]!);
-  let total_fge = m.total_fge;
-  if (total_fge === null && run.chains.length > 0) {
-    const s = run.chains.reduce((acc, c) => acc + lastOf(c.cumulative_fge), 0);
-    total_fge = Number.isFinite(s) ? s : null;
-  }
-  let walltime_s = m.walltime_s;
-  if (walltime_s === null && run.chains.length > 0) {
-    const s = Math.max(...run.chains.map((c) => lastOf(c.time_s)));
-    walltime_s = Number.isFinite(s) ? s : null;
-  }
+  const total_fge = m.total_fge;
+  const walltime_s = m.timings.wall_s;
 
   const warnings: string[] = [...kept.notes];
   for (const f of kept.failed) warnings.push(`chain ${f.chain} failed: ${f.error}`);
-  if (nChains > 0 && nChains < (m.chains ?? nChains)) {
+  if (nChains > 0 && nChains < m.chains) {
     warnings.push(`only ${nChains} of ${m.chains} chains are usable`);
   }
   const labels: Record<string, string> = {

@@ -1,42 +1,14 @@
 /**
- * Reading a run directory (`manifest.json` + `traces.feather`) into per-chain series.
- *
- * The manifest is read leniently: the file contract names the fields (target id, sampler,
- * hyperparameters, n, beta, gamma, L0, chains, timings, work in FGE) but not every nesting, so
- * each field is looked up under the few names a writer may reasonably use, and a missing field
- * becomes null rather than an exception: a diagnosis of a partial run is still useful.
+ * Reading a run directory (`manifest.json` + `traces.feather`, src/contracts/run.ts) into
+ * per-chain series. The manifest is checked against its contract; a mismatch names the file and
+ * the key.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { readTraces, type TraceColumns } from '../store/traces.js';
+import { runFiles } from '../store/layout.js';
+import { readContractFile, runManifest, type RunManifest } from '../contracts/index.js';
 
-export type Json = Record<string, unknown>;
-
-export interface RunManifest {
-  /** The manifest exactly as stored, for the report's "configs used". */
-  raw: Json;
-  run_id: string;
-  target_id: string | null;
-  sampler: string | null;
-  hyperparameters: Json;
-  n: number | null;
-  beta: number | null;
-  gamma: number | null;
-  L0: number | null;
-  /** Chains the run was asked for (may exceed the chains present in the traces). */
-  chains: number | null;
-  /** Burn-in as the manifest records it (sampler steps or recorded draws). */
-  burn_in: number;
-  /**
-   * Recorded draws to discard before estimating: burn_in when the traces still hold the
-   * burn-in, 0 when the sampler already dropped it (`traces_include_burn_in: false`).
-   */
-  discard_draws: number;
-  total_fge: number | null;
-  walltime_s: number | null;
-  /** Chains the sampler reported as failed, with their error, when it says so. */
-  failed_chains: { chain: number; error: string }[];
-}
+export type { RunManifest };
 
 /** One chain's recorded steps, ordered by draw. Optional columns are null when not recorded. */
 export interface ChainTrace {
@@ -58,82 +30,17 @@ export interface LoadedRun {
   chains: ChainTrace[];
 }
 
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+/**
+ * Recorded draws to discard before estimating: the burn-in when the traces still hold it, 0
+ * when the runner already dropped it (`traces_include_burn_in: false`).
+ */
+export function discardDraws(m: RunManifest): number {
+  return m.traces_include_burn_in ? m.burn_in : 0;
 }
 
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-/** First finite number found at any of the dotted paths. */
-function pick(obj: Json, paths: string[]): number | null {
-  for (const p of paths) {
-    let cur: unknown = obj;
-    for (const part of p.split('.')) cur = isObject(cur) ? cur[part] : undefined;
-    const v = num(cur);
-    if (v !== null) return v;
-  }
-  return null;
-}
-
-function pickString(obj: Json, paths: string[]): string | null {
-  for (const p of paths) {
-    let cur: unknown = obj;
-    for (const part of p.split('.')) cur = isObject(cur) ? cur[part] : undefined;
-    if (typeof cur === 'string' && cur.length > 0) return cur;
-  }
-  return null;
-}
-
-export function parseManifest(raw: Json, runId: string): RunManifest {
-  const hyper = isObject(raw.hyperparameters) ? raw.hyperparameters : {};
-  const samplerField = raw.sampler;
-  const sampler =
-    typeof samplerField === 'string'
-      ? samplerField
-      : isObject(samplerField)
-        ? pickString(samplerField, ['name'])
-        : null;
-  const failed: { chain: number; error: string }[] = [];
-  // src/tasks/sample.ts writes `failures: [{chain, step, reason}]`; `failed_chains` is accepted
-  // for hand-written or older manifests.
-  for (const field of [raw.failures, raw.failed_chains]) {
-    if (!Array.isArray(field)) continue;
-    for (const f of field) {
-      if (typeof f === 'number') failed.push({ chain: f, error: 'failed' });
-      else if (isObject(f)) {
-        const at = num(f.step) !== null ? `at step ${f.step}: ` : '';
-        failed.push({ chain: num(f.chain) ?? -1, error: at + String(f.reason ?? f.error ?? 'failed') });
-      }
-    }
-  }
-  const burnIn = Math.max(0, Math.floor(pick(raw, ['burn_in', 'hyperparameters.burn_in', 'chains.burn_in']) ?? 0));
-  return {
-    raw,
-    run_id: pickString(raw, ['run_id', 'id']) ?? runId,
-    target_id: pickString(raw, ['target_id', 'target.id']),
-    sampler,
-    hyperparameters: hyper,
-    n: pick(raw, ['n', 'posterior.n', 'dims.n']),
-    beta: pick(raw, ['beta', 'posterior.beta']),
-    gamma: pick(raw, ['gamma', 'posterior.gamma']),
-    L0: pick(raw, ['L0', 'posterior.L0']),
-    chains: typeof raw.chains === 'number' ? raw.chains : pick(raw, ['chains.count', 'chains.n', 'num_chains']),
-    burn_in: burnIn,
-    discard_draws: raw.traces_include_burn_in === false ? 0 : burnIn,
-    total_fge: pick(raw, ['total_fge', 'work.total_fge', 'work.fge', 'fge', 'timings.total_fge']),
-    walltime_s: pick(raw, [
-      'walltime_s',
-      'timings.walltime_s',
-      'timings.wall_s',
-      'timings.total_s',
-      'timings.sampling_s',
-      'timings.sample_s',
-      'timings.wall_s',
-    ]),
-    failed_chains: failed,
-  };
+/** The chains the manifest reports as failed, with where and why. */
+export function failedChains(m: RunManifest): { chain: number; error: string }[] {
+  return m.failures.map((f) => ({ chain: f.chain, error: `at step ${f.step}: ${f.reason}` }));
 }
 
 function column(cols: TraceColumns, name: string): Float64Array | Int32Array | null {
@@ -182,30 +89,15 @@ export function splitChains(cols: TraceColumns): ChainTrace[] {
   return out;
 }
 
-export function manifestPath(runDirPath: string): string {
-  return join(runDirPath, 'manifest.json');
-}
-
-export function tracesPath(runDirPath: string): string {
-  return join(runDirPath, 'traces.feather');
-}
-
 export function readManifest(runDirPath: string): RunManifest {
-  const path = manifestPath(runDirPath);
+  const path = runFiles(runDirPath).manifest;
   if (!existsSync(path)) throw new Error(`${runDirPath} is not a run directory: no manifest.json`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot parse ${path}: ${(err as Error).message}`);
-  }
-  if (!isObject(raw)) throw new Error(`${path} does not hold a JSON object`);
-  return parseManifest(raw, basename(runDirPath));
+  return readContractFile(path, runManifest, 'run manifest');
 }
 
 export function loadRun(runDirPath: string): LoadedRun {
   const manifest = readManifest(runDirPath);
-  const tpath = tracesPath(runDirPath);
+  const tpath = runFiles(runDirPath).traces;
   if (!existsSync(tpath)) throw new Error(`${runDirPath} has no traces.feather`);
   return { dir: runDirPath, manifest, chains: splitChains(readTraces(tpath)) };
 }

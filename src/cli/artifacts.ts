@@ -13,7 +13,9 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { storeHome } from '../store/index.js';
+import {
+  INVOCATION_FILES, RUNS, TARGETS, invocationFiles, runFiles, storeHome, targetFiles,
+} from '../store/layout.js';
 
 const TMP_RE = /\.tmp-(\d+)-[0-9a-f]+$/;
 const DAY_MS = 24 * 3600 * 1000;
@@ -41,9 +43,14 @@ function listDir(path: string): string[] {
   return existsSync(path) ? readdirSync(path).sort() : [];
 }
 
-function readJson(path: string): Record<string, unknown> | undefined {
+/**
+ * Store maintenance reads files leniently on purpose (not through their contracts): a run whose
+ * manifest an older or newer version wrote must still keep its target from being collected.
+ */
+function readJson(path: string): { [key: string]: unknown } | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...v } : undefined;
   } catch {
     return undefined;
   }
@@ -53,10 +60,10 @@ function readJson(path: string): Record<string, unknown> | undefined {
 function workflowDirs(home: string): string[] {
   const out: string[] = [];
   for (const base of listDir(home)) {
-    if (base === 'targets' || base === 'runs') continue;
+    if (base === TARGETS || base === RUNS) continue;
     const b = join(home, base);
     if (!statSync(b).isDirectory()) continue;
-    for (const inv of listDir(b)) if (existsSync(join(b, inv, 'workflow.json'))) out.push(join(b, inv));
+    for (const inv of listDir(b)) if (existsSync(join(b, inv, INVOCATION_FILES.workflow))) out.push(join(b, inv));
   }
   return out;
 }
@@ -66,18 +73,18 @@ export function scanStore(home: string): ArtifactEntry[] {
   const entry = (kind: ArtifactEntry['kind'], id: string, path: string, complete: boolean, ref?: string): ArtifactEntry => ({
     kind, id, path, complete, bytes: dirBytes(path), mtime: statSync(path).mtime, ...(ref ? { ref } : {}),
   });
-  for (const sub of ['targets', 'runs']) {
+  for (const sub of [TARGETS, RUNS]) {
     for (const name of listDir(join(home, sub))) {
       const path = join(home, sub, name);
       if (TMP_RE.test(name)) {
         out.push(entry('temp', name, path, false));
         continue;
       }
-      if (sub === 'targets') out.push(entry('target', name, path, existsSync(join(path, 'meta.json'))));
+      if (sub === TARGETS) out.push(entry('target', name, path, existsSync(targetFiles(path).meta)));
       else {
-        const m = readJson(join(path, 'manifest.json'));
+        const m = readJson(runFiles(path).manifest);
         const target = typeof m?.target_id === 'string' ? m.target_id : undefined;
-        out.push(entry('run', name, path, !!m && existsSync(join(path, 'traces.feather')), target));
+        out.push(entry('run', name, path, !!m && existsSync(runFiles(path).traces), target));
       }
       // Temp files inside artifact dirs (an interrupted analysis.json write, say).
       if (statSync(path).isDirectory()) {
@@ -86,9 +93,9 @@ export function scanStore(home: string): ArtifactEntry[] {
     }
   }
   for (const w of workflowDirs(home)) {
-    const meta = readJson(join(w, 'workflow.json'));
+    const meta = readJson(invocationFiles(w).workflow);
     const exp = typeof meta?.experiment === 'string' ? meta.experiment : undefined;
-    out.push(entry('workflow', w.slice(home.length + 1), w, existsSync(join(w, 'summary.json')), exp));
+    out.push(entry('workflow', w.slice(home.length + 1), w, existsSync(invocationFiles(w).summary), exp));
   }
   return out;
 }

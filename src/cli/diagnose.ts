@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { diagnoseTask, type DiagnoseOutcome } from '../tasks/diagnose.js';
-import type { Analysis } from '../analysis/index.js';
+import { diagnoseTask, readAnalysis } from '../tasks/diagnose.js';
+import type { Analysis, Diagnosis } from '../contracts/index.js';
 
 function fmt(v: number | null, digits = 4): string {
   if (v === null) return '-';
@@ -9,7 +8,7 @@ function fmt(v: number | null, digits = 4): string {
 }
 
 /** The on-screen summary: the estimate, its diagnostics, and every warning spelled out. */
-export function diagnoseSummary(outcome: DiagnoseOutcome, a: Analysis): string {
+export function diagnoseSummary(outcome: Diagnosis, a: Analysis): string {
   const lines = [
     `${outcome.run_dir}${outcome.reused ? ' (up to date, reused; --force to redo)' : ''}`,
     `  target ${a.target_id ?? '?'}  sampler ${a.sampler ?? '?'}  ${a.chains} chains x ${a.draws} draws (burn-in ${a.burn_in})`,
@@ -36,7 +35,7 @@ export function registerDiagnose(program: Command): void {
     .action(async (runDirs: string[], opts: { force?: boolean; json?: boolean }) => {
       for (const dir of runDirs) {
         const outcome = await diagnoseTask({ kind: 'diagnose', run_dir: dir, force: opts.force === true });
-        const analysis = JSON.parse(readFileSync(outcome.analysis_path, 'utf8')) as Analysis;
+        const analysis = readAnalysis(outcome.run_dir);
         if (opts.json) process.stdout.write(JSON.stringify(analysis, null, 2) + '\n');
         else process.stdout.write(diagnoseSummary(outcome, analysis));
       }

@@ -9,6 +9,7 @@ import { registerReport } from './report.js';
 import { registerWorkflow } from './workflow.js';
 import { registerArtifacts } from './artifacts.js';
 import { CODE_VERSION } from '../version.js';
+import { enableRelaxedSimd } from '../engine/index.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +30,8 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The CLI's entry point: process-wide runtime settings first, then the command. */
 export async function main(argv: string[]): Promise<void> {
+  enableRelaxedSimd();
   await buildProgram().parseAsync(argv);
 }

@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
-import { storeHome } from '../store/index.js';
+import { resolve } from 'node:path';
+import { invocationFiles, reportsDir, storeHome } from '../store/layout.js';
 import { selectRuns } from '../report/collect.js';
 import { writeReport } from '../report/index.js';
-
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.-]+/g, '_');
-}
 
 export function registerReport(program: Command): void {
   program
@@ -28,11 +24,10 @@ export function registerReport(program: Command): void {
       const outDir = resolve(
         opts.out ??
           (sel.invocationDir !== undefined && !opts.all
-            ? join(sel.invocationDir, 'report')
-            : join(home, 'reports', safeName(experiment ?? 'all'))),
+            ? invocationFiles(sel.invocationDir).report
+            : reportsDir(home, experiment ?? 'all')),
       );
       const res = await writeReport({
-        home,
         runDirs: sel.runDirs,
         outDir,
         title: opts.title ?? `lambda-hat report: ${sel.experiment ?? sel.label}`,

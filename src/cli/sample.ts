@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { applySets, formatConfigError, isPlainObject, readYamlFile } from '../config/load.js';
 import { storeHome } from '../store/index.js';
 import { sampleTask } from '../tasks/sample.js';
-import type { SamplerEntry } from '../tasks/types.js';
+import { posteriorLayer, parseContract, samplerEntry, type SamplerEntry } from '../contracts/index.js';
+import { chainsLayerOf } from '../samplers/runner/settings.js';
 import type { Progress } from '../samplers/runner/chain.js';
 
 /**
@@ -40,10 +41,15 @@ export function registerSample(program: Command): void {
         throw new Error(formatConfigError(err));
       }
       const { seed, posterior, chains, burn_in, ...overrides } = cfg;
-      const entry: SamplerEntry = { name: opts.sampler, seed: seed === undefined ? 0 : Number(seed), overrides };
-      if (isPlainObject(posterior)) entry.posterior = posterior;
-      if (chains !== undefined) entry.chains = (typeof chains === 'number' ? { count: chains } : chains) as Record<string, unknown>;
-      if (burn_in !== undefined) entry.burn_in = burn_in;
+      const where = opts.config ?? '--set';
+      const entry: SamplerEntry = parseContract(samplerEntry, {
+        name: opts.sampler,
+        seed: seed === undefined ? 0 : seed,
+        overrides,
+        ...(posterior !== undefined ? { posterior: parseContract(posteriorLayer, posterior, `${where}: posterior`, 'posterior setting') } : {}),
+        ...(chains !== undefined ? { chains: chainsLayerOf(chains, `${where}: chains`) } : {}),
+        ...(burn_in !== undefined ? { burn_in } : {}),
+      }, where, 'sampler config');
       // A target directory (what `build` may print) is accepted as well as a bare id.
       const targetId = opts.target.replace(/\/+$/, '').split('/').pop() ?? opts.target;
       const home = storeHome();

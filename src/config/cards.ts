@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
@@ -164,8 +164,4 @@ export function loadCard(ref: string, sets: readonly string[] = [], cwd?: string
 /** `--local` with no card: the local process pool (the shipped local.yaml). */
 export function defaultLocalCard(sets: readonly string[] = []): Card {
   return loadCard(join(packageRoot(), 'config', 'cards', 'local.yaml'), sets);
-}
-
-export function resolveRunDir(runDir: string, home: string): string {
-  return isAbsolute(runDir) ? runDir : join(home, runDir);
 }

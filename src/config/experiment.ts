@@ -5,7 +5,7 @@
  */
 import { contentId } from '../store/index.js';
 import type { DType } from '../engine/types.js';
-import type { SamplerEntry } from '../tasks/types.js';
+import { parseContract, samplerEntry, type SamplerEntry } from '../contracts/index.js';
 import { ConfigSource, isPlainObject, loadConfigFile, validateConfig } from './load.js';
 import {
   normalizeTargetEntry,
@@ -69,12 +69,12 @@ export function loadExperiment(path: string, sets: ReadonlyArray<string> = [], o
     });
     return { index, target_id: targetIdOf(config), config, ...sampling };
   });
-  const samplers = file.samplers.map((s): SamplerEntry => {
-    const out: SamplerEntry = { name: s.name, seed: s.seed, overrides: s.overrides ?? {} };
+  const samplers = file.samplers.map((s, i): SamplerEntry => {
+    const out: Record<string, unknown> = { name: s.name, seed: s.seed, overrides: s.overrides ?? {} };
     if (s.posterior) out.posterior = s.posterior;
     if (s.chains) out.chains = s.chains;
     if (s.burn_in !== undefined) out.burn_in = s.burn_in;
-    return out;
+    return parseContract(samplerEntry, out, `${path}: samplers.${i}`, 'sampler entry');
   });
   return { experiment: file.experiment, dtype, targets, samplers };
 }

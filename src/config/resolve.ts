@@ -6,9 +6,21 @@
  */
 import { deepMerge, isPlainObject, type ConfigPath, type ConfigSource } from './load.js';
 import { loadPreset } from './presets.js';
+import type {
+  DataConfig,
+  DlnModelConfig,
+  DlnTeacherConfig,
+  MlpModelConfig,
+  MlpTeacherConfig,
+  ModelConfig,
+  QuadraticModelConfig,
+  RandomInitTraining,
+  ResolvedTargetConfig,
+  TeacherConfig,
+  TeacherInitTraining,
+  TrainingConfig,
+} from '../contracts/index.js';
 import {
-  NOISE_MODELS,
-  X_DISTS,
   dataSection,
   modelSection,
   teacherSection,
@@ -22,95 +34,22 @@ import {
   type TrainingSection,
 } from './schema.js';
 import { solveWidths } from './widths.js';
-import type { Activation, DType, LossSpec } from '../engine/types.js';
+import type { DType, LossSpec } from '../engine/types.js';
 
-export interface MlpModelConfig {
-  family: 'mlp';
-  in_dim: number;
-  out_dim: number;
-  widths: number[];
-  activation: Activation;
-  bias: boolean;
-  layernorm: boolean;
-}
-export interface DlnModelConfig {
-  family: 'dln';
-  in_dim: number;
-  out_dim: number;
-  widths: number[];
-}
-export interface QuadraticModelConfig {
-  family: 'quadratic';
-  dim: number;
-}
-export type ModelConfig = MlpModelConfig | DlnModelConfig | QuadraticModelConfig;
-
-export interface DataConfig {
-  n: number;
-  /** Absent for the quadratic target, which has no data, only n. */
-  x_dist?: (typeof X_DISTS)[number];
-  cov_decay?: number;
-  mixture_k?: number;
-  mixture_spread?: number;
-  x_dim_latent?: number;
-  x_df?: number;
-  uniform_low?: number;
-  uniform_high?: number;
-  noise_model?: (typeof NOISE_MODELS)[number];
-  noise_scale?: number;
-  hetero_scale?: number;
-  noise_df?: number;
-  outlier_frac?: number;
-  outlier_scale?: number;
-}
-
-export interface MlpTeacherConfig {
-  family: 'mlp';
-  widths: number[];
-  activation: Activation;
-  bias: boolean;
-  dropout_rate: number;
-}
-export interface DlnTeacherConfig {
-  family: 'dln';
-  widths: number[];
-  /** Rank of the product matrix W_L ... W_1 (every factor has this rank too). */
-  rank: number;
-  dropout_rate: number;
-}
-export type TeacherConfig = MlpTeacherConfig | DlnTeacherConfig;
-
-export interface RandomInitTraining {
-  init: 'random';
-  optimizer: 'adam' | 'sgd' | 'adamw';
-  lr: number;
-  steps: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weight_decay?: number;
-  momentum?: number;
-  /** false: always run all steps. */
-  early_stop: { window: number; tol: number; after: number } | false;
-  loss: LossSpec;
-}
-export interface TeacherInitTraining {
-  init: 'teacher';
-  loss: LossSpec;
-}
-export type TrainingConfig = RandomInitTraining | TeacherInitTraining;
-
-/** Everything that determines a target's files; its canonical JSON is hashed into the id. */
-export interface ResolvedTargetConfig {
-  [key: string]: unknown;
-  model: ModelConfig;
-  data: DataConfig;
-  /** null for the quadratic target. */
-  teacher: TeacherConfig | null;
-  training: TrainingConfig | null;
-  seed: number;
-  dtype: DType;
-}
+export type {
+  DataConfig,
+  DlnModelConfig,
+  DlnTeacherConfig,
+  MlpModelConfig,
+  MlpTeacherConfig,
+  ModelConfig,
+  QuadraticModelConfig,
+  RandomInitTraining,
+  ResolvedTargetConfig,
+  TeacherConfig,
+  TeacherInitTraining,
+  TrainingConfig,
+};
 
 /** Sampling-time settings carried by a target entry; not part of the target's identity. */
 export interface TargetSamplingSettings {

@@ -7,7 +7,7 @@ import type { CreateModelOptions, NetworkModel } from './types.js';
 
 export type * from './types.js';
 export { layerShapes, paramCount, validateSpec, type TensorShape } from './spec.js';
-export { relaxedSimdSupported } from './wasm-kernels.js';
+export { enableRelaxedSimd, relaxedSimdSupported } from './wasm-kernels.js';
 
 /**
  * Builds a model. impl 'wasm' (the default) runs the SIMD kernels, with fused multiply-add

@@ -69,12 +69,14 @@ const SIMD_PROBE = new Uint8Array([
 /**
  * Node 20's V8 implements relaxed SIMD (fused multiply-add: 1.2-1.4x on the f64 and f32
  * kernels, measured in bench/engine.bench.ts) but validates it only behind a flag, which later
- * Node versions no longer need. The flag is switched on here, when the engine is first loaded and
- * before any kernel module is compiled, so every process and thread that runs the engine
- * (the CLI, child processes, SLURM jobs, worker threads) makes the same choice and computes the
- * same numbers. It is a one-way runtime capability, never toggled back, unlike a per-task flag.
+ * Node versions no longer need. Every entry point calls this before any kernel module is
+ * compiled: the CLI (cli/index.ts main), a task's child process or SLURM job (tasks/child.ts), a
+ * task's worker thread (tasks/thread-worker.ts), a chain's worker thread
+ * (samplers/runner/chain-worker.ts), the benchmarks and the test setup. So every process and
+ * thread makes the same choice and computes the same numbers. The flag is a process-wide,
+ * one-way runtime capability (never toggled back); calling this again does nothing.
  */
-function enableRelaxedSimd(): void {
+export function enableRelaxedSimd(): void {
   if (typeof wasm?.validate !== 'function' || wasm.validate(RELAXED_PROBE)) return;
   try {
     setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -82,7 +84,6 @@ function enableRelaxedSimd(): void {
     // A runtime that rejects the flag keeps the plain-SIMD kernels.
   }
 }
-enableRelaxedSimd();
 
 /** True when the runtime accepts relaxed-SIMD (Node 20 only with --experimental-wasm-relaxed-simd). */
 export function relaxedSimdSupported(): boolean {

@@ -1,6 +1,7 @@
 /** Pieces shared by the executors: a slot limiter, task file names, reading what a worker left. */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tryReadContractFile, workerReply, type WorkerReply } from '../contracts/index.js';
 import type { ExecutorDirs, TaskError, TaskOutcome, TaskRequest } from './types.js';
 
 /** A counting semaphore whose waiters can all be turned away at once (cancellation). */
@@ -106,34 +107,24 @@ export function tailFile(path: string, maxBytes = 4096, maxLines = 25): string |
   return lines.slice(-maxLines).join('\n');
 }
 
-interface ReplyFile {
-  ok: boolean;
-  result?: unknown;
-  error?: { message?: string; stack?: string };
-  walltime_s?: number;
-}
-
-/** The reply a worker wrote, or undefined when there is none (or it is unreadable). */
-export function readReply(path: string): ReplyFile | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as ReplyFile;
-    return typeof r.ok === 'boolean' ? r : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The reply a worker wrote to its result file, or undefined when there is none (or it is
+ * unreadable or off-contract: the caller then reports the worker from its exit status).
+ */
+export function readReply(path: string): WorkerReply | undefined {
+  return tryReadContractFile(path, workerReply);
 }
 
 /** Turns a worker's reply into an outcome; `extra` adds where to look (log, job id). */
 export function replyOutcome(
-  reply: ReplyFile,
+  reply: WorkerReply,
   walltime_s: number,
   extra: Partial<TaskError> & { log_path?: string; job_id?: string },
 ): TaskOutcome {
   if (reply.ok) {
     return {
       ok: true,
-      result: reply.result ?? null,
+      result: reply.result,
       walltime_s,
       ...(extra.log_path ? { log_path: extra.log_path } : {}),
       ...(extra.job_id ? { job_id: extra.job_id } : {}),
@@ -145,8 +136,8 @@ export function replyOutcome(
     error: {
       ...extra,
       kind: 'task_error',
-      message: reply.error?.message ?? 'task failed without a message',
-      ...(reply.error?.stack ? { stack: reply.error.stack } : {}),
+      message: reply.error.message,
+      ...(reply.error.stack ? { stack: reply.error.stack } : {}),
     },
   };
 }

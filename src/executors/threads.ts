@@ -10,8 +10,7 @@
  * Use the process executor for isolation; this one for many tiny tasks.
  */
 import { Piscina } from 'piscina';
-import type { ThreadTaskMessage } from '../tasks/thread-worker.js';
-import type { WorkerReply } from '../tasks/run.js';
+import { parseContract, workerReply, type ThreadTaskMessage } from '../contracts/index.js';
 import { makeExecutorDirs, replyOutcome, runInSlot, Slots, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
@@ -87,7 +86,7 @@ export class ThreadExecutor implements Executor {
     req.onStart?.();
     const t0 = performance.now();
     try {
-      const reply = (await this.pool.run(msg, { signal: ac.signal })) as WorkerReply;
+      const reply = parseContract(workerReply, await this.pool.run(msg, { signal: ac.signal }), `worker thread reply to task ${req.key}`, 'worker reply');
       return replyOutcome(reply, (performance.now() - t0) / 1000, { log_path: files.err });
     } catch (err) {
       const walltime_s = (performance.now() - t0) / 1000;

@@ -3,7 +3,7 @@
  * what it does (src/tasks) and from the order tasks run in (src/workflow). Every executor takes
  * a small JSON spec of paths and ids and gives back a small JSON result or a structured error.
  */
-import type { AnyTaskSpec } from '../tasks/run.js';
+import type { JsonValue, TaskSpec } from '../contracts/index.js';
 
 export type ErrorKind =
   /** The task function threw; message and stack come from the task. */
@@ -36,13 +36,13 @@ export interface TaskError {
 }
 
 export type TaskOutcome =
-  | { ok: true; result: unknown; walltime_s: number; log_path?: string; job_id?: string }
+  | { ok: true; result: JsonValue; walltime_s: number; log_path?: string; job_id?: string }
   | { ok: false; error: TaskError; walltime_s: number };
 
 export interface TaskRequest {
   /** Unique within an invocation and filesystem-safe: names the task's spec, result and logs. */
   key: string;
-  spec: AnyTaskSpec;
+  spec: TaskSpec;
   /** Called when the task leaves the queue: a worker starts it, or its job is submitted. */
   onStart?: () => void;
 }

@@ -7,8 +7,8 @@
  * target directory: a target directory is content-addressed and written once by its build.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import type { TargetMeta } from '../targets/build.js';
+import { targetFiles } from '../store/layout.js';
+import { targetMeta, tryReadContractFile, type TargetMeta } from '../contracts/index.js';
 import { forward, studentSpec } from '../targets/networks.js';
 import { layerShapes } from '../engine/spec.js';
 import { decodeSafetensors } from '../store/safetensors.js';
@@ -17,20 +17,9 @@ import type { PlotSpec } from './run-plots.js';
 /** Rows drawn in the predictions scatter: enough to see the fit, small enough for an SVG. */
 const MAX_ROWS = 400;
 
-/** <home>/targets/<id> for a run dir <home>/runs/<run id>. */
-export function targetDirOfRun(runDirPath: string, targetId: string): string {
-  return join(dirname(dirname(resolve(runDirPath))), 'targets', targetId);
-}
-
+/** A target's meta.json, or null when it is missing or off-contract (then it has no plots). */
 export function readTargetMeta(targetDirPath: string): TargetMeta | null {
-  const path = join(targetDirPath, 'meta.json');
-  if (!existsSync(path)) return null;
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    return v !== null && typeof v === 'object' ? (v as TargetMeta) : null;
-  } catch {
-    return null;
-  }
+  return tryReadContractFile(targetFiles(targetDirPath).meta, targetMeta) ?? null;
 }
 
 function lossSpec(meta: TargetMeta): PlotSpec | null {
@@ -63,8 +52,7 @@ function predictionsSpec(targetDirPath: string, meta: TargetMeta): PlotSpec | nu
   if (!model || model.family === 'quadratic') return null;
   const spec = studentSpec(model);
   if (spec === null) return null;
-  const paramsPath = join(targetDirPath, 'params.safetensors');
-  const dataPath = join(targetDirPath, 'data.safetensors');
+  const { params: paramsPath, data: dataPath } = targetFiles(targetDirPath);
   if (!existsSync(paramsPath) || !existsSync(dataPath)) return null;
   const params = decodeSafetensors(readFileSync(paramsPath), paramsPath);
   const data = decodeSafetensors(readFileSync(dataPath), dataPath);

@@ -9,32 +9,17 @@
  * Settings come in three layers, later wins: defaults < target entry's `posterior` <
  * sampler entry's `posterior` (see resolvePosteriorSettings).
  */
-import { z } from 'zod';
 import type { LossFunction } from '../engine/types.js';
+import { BETA_MODES, posteriorSettings, type BetaMode, type PosteriorLayer, type PosteriorSettings } from '../contracts/index.js';
 import type { Posterior } from '../samplers/kernels/types.js';
 
-export const BETA_MODES = ['1_over_log_n', 'fixed'] as const;
-export type BetaMode = (typeof BETA_MODES)[number];
-
-/** The `posterior` block of a config, snake_case as in the Python system. */
-export const posteriorSettingsSchema = z
-  .object({
-    beta0: z.number().positive().default(1),
-    beta_mode: z.enum(BETA_MODES).default('1_over_log_n'),
-    gamma: z.number().positive().default(1),
-    /** When > 0, gamma = d / prior_radius^2 (overrides gamma). null or 0: off. */
-    prior_radius: z.number().nonnegative().nullable().default(null),
-  })
-  .strict();
-export type PosteriorSettings = z.infer<typeof posteriorSettingsSchema>;
+export { BETA_MODES, posteriorSettings as posteriorSettingsSchema, type BetaMode, type PosteriorSettings };
 
 /** Merges posterior blocks (later wins) and validates: defaults < target < sampler. */
-export function resolvePosteriorSettings(
-  ...layers: (Record<string, unknown> | undefined | null)[]
-): PosteriorSettings {
-  const merged: Record<string, unknown> = {};
+export function resolvePosteriorSettings(...layers: (PosteriorLayer | undefined)[]): PosteriorSettings {
+  const merged: PosteriorLayer = {};
   for (const layer of layers) if (layer) Object.assign(merged, layer);
-  return posteriorSettingsSchema.parse(merged);
+  return posteriorSettings.parse(merged);
 }
 
 export interface MakePosteriorOptions {

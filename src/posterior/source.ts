@@ -1,28 +1,14 @@
 /**
- * A serialisable description of a posterior, so that a worker thread or process can rebuild
- * it (closures do not cross threads): a stored target, or the analytic quadratic.
+ * Opening a posterior from its serialisable description (src/contracts/sampling.ts), which a
+ * worker thread or process receives instead of the posterior itself (closures do not cross
+ * threads).
  */
 import type { Posterior } from '../samplers/kernels/types.js';
 import { openTarget } from '../targets/open.js';
-import { posteriorFromSettings, quadraticLoss, type PosteriorSettings } from './posterior.js';
+import { posteriorFromSettings, quadraticLoss } from './posterior.js';
+import type { PosteriorSource } from '../contracts/index.js';
 
-export type PosteriorSource =
-  | {
-      kind: 'target';
-      home: string;
-      target_id: string;
-      posterior: PosteriorSettings;
-      /** Engine implementation for the target's network (default: the engine's default). */
-      impl?: 'wasm' | 'ts';
-    }
-  | {
-      kind: 'quadratic';
-      /** L(w) = 0.5 sum_i c_i (w_i - centre_i)^2 with w* = centre. */
-      centre: number[];
-      curvature?: number[];
-      n: number;
-      posterior: PosteriorSettings;
-    };
+export type { PosteriorSource };
 
 /** What the targets module's openTarget returns that we use. */
 interface OpenedTarget {

@@ -6,13 +6,12 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { invocationFiles, invocationsDir, runFiles, runsDir } from '../store/layout.js';
+import {
+  diagnoseTaskSpec, parseContract, resultCsvRow, tryReadContractFile, workflowFile, type FailedPair,
+} from '../contracts/index.js';
 
-export interface FailedPair {
-  target: string;
-  sampler: string;
-  status: string;
-  error: string;
-}
+export type { FailedPair };
 
 export interface RunSelection {
   /** What was selected, for the page title and messages. */
@@ -56,46 +55,35 @@ export function parseCsv(text: string): Record<string, string>[] {
 }
 
 function isRunDir(dir: string): boolean {
-  return existsSync(join(dir, 'manifest.json'));
+  return existsSync(runFiles(dir).manifest);
 }
 
 function isInvocationDir(dir: string): boolean {
-  return existsSync(join(dir, 'workflow.json')) || existsSync(join(dir, 'results.csv'));
+  const files = invocationFiles(dir);
+  return existsSync(files.workflow) || existsSync(files.resultsCsv);
 }
 
 /** Runs of one workflow invocation: results.csv when finished, else its diagnose task specs. */
 export function invocationRuns(invocationDir: string): RunSelection {
   const dir = resolve(invocationDir);
-  let experiment: string | undefined;
-  try {
-    experiment = (JSON.parse(readFileSync(join(dir, 'workflow.json'), 'utf8')) as { experiment?: string }).experiment;
-  } catch {
-    experiment = undefined;
-  }
+  const files = invocationFiles(dir);
+  const experiment = tryReadContractFile(files.workflow, workflowFile)?.experiment;
   const runDirs: string[] = [];
   const failures: FailedPair[] = [];
-  const csv = join(dir, 'results.csv');
-  if (existsSync(csv)) {
-    for (const r of parseCsv(readFileSync(csv, 'utf8'))) {
+  if (existsSync(files.resultsCsv)) {
+    parseCsv(readFileSync(files.resultsCsv, 'utf8')).forEach((cells, i) => {
+      const r = parseContract(resultCsvRow, cells, `${files.resultsCsv}: row ${i + 1}`, 'results row');
       if (r.run_dir && isRunDir(r.run_dir)) runDirs.push(r.run_dir);
-      if (r.status && r.status !== 'ok') {
-        failures.push({ target: r.target ?? '', sampler: r.sampler ?? '', status: r.status, error: r.error ?? '' });
-      }
-    }
-  } else {
+      if (r.status !== 'ok') failures.push({ target: r.target, sampler: r.sampler, status: r.status, error: r.error });
+    });
+  } else if (existsSync(files.tasks)) {
     // Still running (a --promote report runs inside the workflow, before results.csv exists):
-    // the diagnose specs executors write under tasks/ name the run dirs.
-    const tasks = join(dir, 'tasks');
-    if (existsSync(tasks)) {
-      for (const f of readdirSync(tasks).sort()) {
-        if (!f.endsWith('.spec.json')) continue;
-        try {
-          const spec = JSON.parse(readFileSync(join(tasks, f), 'utf8')) as { kind?: string; run_dir?: string };
-          if (spec.kind === 'diagnose' && spec.run_dir && isRunDir(spec.run_dir)) runDirs.push(spec.run_dir);
-        } catch {
-          // A spec being written right now: skip it.
-        }
-      }
+    // the diagnose specs executors write under tasks/ name the run dirs. A spec being written
+    // right now is skipped.
+    for (const f of readdirSync(files.tasks).sort()) {
+      if (!f.endsWith('.spec.json')) continue;
+      const spec = tryReadContractFile(join(files.tasks, f), diagnoseTaskSpec);
+      if (spec !== undefined && isRunDir(spec.run_dir)) runDirs.push(spec.run_dir);
     }
   }
   return {
@@ -109,21 +97,14 @@ export function invocationRuns(invocationDir: string): RunSelection {
 
 /** Invocation directories of an experiment under <home>/workflows, newest first. */
 export function experimentInvocations(home: string, experiment: string): string[] {
-  const base = join(home, 'workflows');
+  const base = invocationsDir(home);
   if (!existsSync(base)) return [];
   const found: { dir: string; started: string }[] = [];
   for (const name of readdirSync(base)) {
     const dir = join(base, name);
-    const wf = join(dir, 'workflow.json');
-    if (!existsSync(wf)) continue;
-    try {
-      const meta = JSON.parse(readFileSync(wf, 'utf8')) as { experiment?: string; started_at?: string };
-      if (meta.experiment === experiment) {
-        found.push({ dir, started: meta.started_at ?? new Date(statSync(wf).mtimeMs).toISOString() });
-      }
-    } catch {
-      // Unreadable workflow.json: not an invocation we can report on.
-    }
+    // An unreadable or off-contract workflow.json is not an invocation we can report on.
+    const meta = tryReadContractFile(invocationFiles(dir).workflow, workflowFile);
+    if (meta?.experiment === experiment) found.push({ dir, started: meta.started_at });
   }
   return found.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : 0)).map((f) => f.dir);
 }
@@ -144,7 +125,7 @@ export function runDirsIn(dir: string): string[] {
  */
 export function selectRuns(home: string, what?: string, opts: { all?: boolean } = {}): RunSelection {
   if (what === undefined) {
-    return { label: 'all runs', runDirs: runDirsIn(join(home, 'runs')), failures: [] };
+    return { label: 'all runs', runDirs: runDirsIn(runsDir(home)), failures: [] };
   }
   const asPath = resolve(what);
   if (existsSync(asPath) && statSync(asPath).isDirectory()) {
@@ -157,7 +138,7 @@ export function selectRuns(home: string, what?: string, opts: { all?: boolean } 
   const invocations = experimentInvocations(home, what);
   if (invocations.length === 0) {
     throw new Error(
-      `no workflow invocation of experiment '${what}' under ${join(home, 'workflows')} ` +
+      `no workflow invocation of experiment '${what}' under ${invocationsDir(home)} ` +
         '(and no directory of that name); run `lambda-hat workflow llc --config FILE` first, ' +
         'or pass a run directory or an invocation directory',
     );

@@ -7,32 +7,30 @@
  * The workflow calls `writeReport({home, runDirs, outDir, title})` with one invocation's runs;
  * the CLI picks the runs of an experiment (see collect.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../store/index.js';
-import type { Analysis } from '../analysis/index.js';
+import { artifactId, runFiles, targetDirOfRun } from '../store/layout.js';
 import { readManifest } from '../analysis/run.js';
-import { diagnoseTask } from '../tasks/diagnose.js';
-import { readTargetMeta, targetDirOfRun } from '../plots/target-plots.js';
+import { diagnoseTask, readAnalysis } from '../tasks/diagnose.js';
+import { readTargetMeta } from '../plots/target-plots.js';
 import { renderPlot, writePlot } from '../plots/render.js';
 import { PLOT_TITLES } from '../plots/run-plots.js';
 import { comparisonPlotSpecs } from './compare.js';
 import { renderHtml } from './html.js';
 import { truthOf, type Truth } from './truth.js';
-import type { FailedPair } from './collect.js';
 import { CODE_VERSION } from '../version.js';
+import type { Analysis, FailedPair, JsonValue, RunManifest, ResolvedTargetConfig } from '../contracts/index.js';
 
 export interface ReportOptions {
-  /** Store root (for target metadata). */
-  home: string;
   runDirs: string[];
   /** Directory to write index.html and plots/ into (created). */
   outDir: string;
   title: string;
   /** Pairs of the invocation that produced no run, listed on the page. */
   failures?: FailedPair[];
-  /** Experiment config (or anything else) to show under "configs used". */
-  config?: unknown;
+  /** The experiment config, shown under "configs used". */
+  config?: JsonValue;
   /** Diagnose runs whose analysis is missing or stale first (default true). */
   diagnose?: boolean;
 }
@@ -50,8 +48,8 @@ export interface ReportRow {
   rel_error: number | null;
   /** Plot files relative to the report dir, by plot name (svg and png). */
   plots: { name: string; title: string; svg: string; png: string }[];
-  manifest: Record<string, unknown> | null;
-  target_config: unknown;
+  manifest: RunManifest | null;
+  target_config: ResolvedTargetConfig | null;
 }
 
 export interface ReportResult {
@@ -60,27 +58,21 @@ export interface ReportResult {
   rows: ReportRow[];
 }
 
-function readAnalysis(runDir: string): Analysis | null {
-  const p = join(runDir, 'analysis.json');
-  if (!existsSync(p)) return null;
-  return JSON.parse(readFileSync(p, 'utf8')) as Analysis;
-}
-
 /** Gathers one run's row: its analysis (diagnosing if needed), truth, and copied plots. */
 async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): Promise<ReportRow> {
   const runDir = resolve(runDirIn);
-  let manifest: ReturnType<typeof readManifest> | null = null;
+  let manifest: RunManifest | null = null;
   let error: string | null = null;
   let analysis: Analysis | null = null;
   try {
     manifest = readManifest(runDir);
     if (opts.diagnose !== false) await diagnoseTask({ kind: 'diagnose', run_dir: runDir });
-    analysis = readAnalysis(runDir);
-    if (analysis === null) error = 'no analysis.json (run `lambda-hat diagnose` on it)';
+    if (existsSync(runFiles(runDir).analysis)) analysis = readAnalysis(runDir);
+    else error = 'no analysis.json (run `lambda-hat diagnose` on it)';
   } catch (err) {
     error = (err as Error).message;
   }
-  const runId = manifest?.run_id ?? runDir.split('/').pop()!;
+  const runId = manifest?.run_id ?? artifactId(runDir);
   const targetId = analysis?.target_id ?? manifest?.target_id ?? null;
   const meta = targetId !== null ? readTargetMeta(targetDirOfRun(runDir, targetId)) : null;
   const truth = meta !== null && analysis !== null ? truthOf(meta, analysis) : null;
@@ -89,7 +81,7 @@ async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): P
       ? (analysis.llc_mean - truth.value) / truth.value
       : null;
   const plots: ReportRow['plots'] = [];
-  const src = join(runDir, 'plots');
+  const src = runFiles(runDir).plots;
   if (analysis !== null && existsSync(src)) {
     const dest = join(plotsOut, runId);
     mkdirSync(dest, { recursive: true });
@@ -115,7 +107,7 @@ async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): P
     truth,
     rel_error: rel !== null && Number.isFinite(rel) ? rel : null,
     plots,
-    manifest: manifest?.raw ?? null,
+    manifest,
     target_config: meta?.config ?? null,
   };
 }

@@ -6,6 +6,7 @@
  * `rmsprop_sgld` and `sgld --set precond=rmsprop` are the same run.
  */
 import type { SamplerDef } from './runner/chain.js';
+import { jsonObject, parseContract, type JsonObject } from '../contracts/index.js';
 import { sampler as sgldSampler } from './kernels/sgld.js';
 import { sampler as sgnhtSampler } from './kernels/sgnht.js';
 
@@ -76,7 +77,7 @@ export async function loadSampler(name: string): Promise<LoadedSampler> {
  * Validates a sampler's overrides against its schema, with an alias's fixed values applied.
  * Errors name the sampler and the offending key.
  */
-export function resolveSamplerConfig(loaded: LoadedSampler, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function resolveSamplerConfig(loaded: LoadedSampler, overrides: Readonly<Record<string, unknown>> = {}): JsonObject {
   for (const [k, v] of Object.entries(loaded.fixed)) {
     if (k in overrides && overrides[k] !== v) {
       throw new Error(`sampler "${loaded.requested}" fixes ${k} = ${JSON.stringify(v)}; got ${JSON.stringify(overrides[k])}`);
@@ -89,5 +90,5 @@ export function resolveSamplerConfig(loaded: LoadedSampler, overrides: Record<st
       .join('; ');
     throw new Error(`invalid config for sampler "${loaded.requested}": ${msg}`);
   }
-  return parsed.data;
+  return parseContract(jsonObject, parsed.data, `sampler "${loaded.requested}"`, 'sampler config (JSON values only)');
 }

@@ -1,24 +1,13 @@
 /**
- * The artifact store: content-addressed directories under LAMBDA_HAT_HOME, written
- * atomically (temp name in the same directory, then rename) so that a reader never sees a
- * half-written file, and concurrent writers never share a temp name.
+ * The artifact store: content-addressed directories under LAMBDA_HAT_HOME (their paths are
+ * built in layout.ts), written atomically (temp name in the same directory, then rename) so
+ * that a reader never sees a half-written file, and concurrent writers never share a temp name.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 
-/** Artifact root: the explicit argument, else LAMBDA_HAT_HOME, else ./artifacts. */
-export function storeHome(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(explicit ?? env.LAMBDA_HAT_HOME ?? 'artifacts');
-}
-
-export function targetDir(home: string, targetId: string): string {
-  return join(home, 'targets', targetId);
-}
-
-export function runDir(home: string, runId: string): string {
-  return join(home, 'runs', runId);
-}
+export { runDir, storeHome, targetDir } from './layout.js';
 
 /** JSON with object keys sorted recursively: the canonical form that ids are hashes of. */
 export function canonicalJson(value: unknown): string {

@@ -26,18 +26,18 @@ describe('building a target', () => {
   it('same config twice: same id, byte-identical tensors, the second build reused', async () => {
     const h1 = home();
     const h2 = home();
-    const a = await buildTask({ kind: 'build', home: h1, target: small(42) }, { impl: 'ts' });
+    const a = await buildTask({ kind: 'build', home: h1, target: resolveTargetObject(small(42)) }, { impl: 'ts' });
     expect(a.reused).toBe(false);
     expect(a.target_id).toMatch(/^tgt_[0-9a-f]{12}$/);
     expect(a.dir).toBe(targetDir(h1, a.target_id));
-    const again = await buildTask({ kind: 'build', home: h1, target: small(42) }, { impl: 'ts' });
+    const again = await buildTask({ kind: 'build', home: h1, target: resolveTargetObject(small(42)) }, { impl: 'ts' });
     expect(again).toEqual({ ...a, reused: true });
     // A fresh store rebuilds from scratch and gets the same bytes.
-    const b = await buildTask({ kind: 'build', home: h2, target: small(42) }, { impl: 'ts' });
+    const b = await buildTask({ kind: 'build', home: h2, target: resolveTargetObject(small(42)) }, { impl: 'ts' });
     expect(b.target_id).toBe(a.target_id);
     expect(b.reused).toBe(false);
     expect(files(b.dir)).toEqual(files(a.dir));
-    const c = await buildTask({ kind: 'build', home: h1, target: small(43) }, { impl: 'ts' });
+    const c = await buildTask({ kind: 'build', home: h1, target: resolveTargetObject(small(43)) }, { impl: 'ts' });
     expect(c.target_id).not.toBe(a.target_id);
     expect(files(c.dir)['data.safetensors']).not.toEqual(files(a.dir)['data.safetensors']);
   });
@@ -107,7 +107,7 @@ describe('building a target', () => {
 
   it('float32 targets store F32 tensors that are exactly the trained values', async () => {
     const h = home();
-    const r = await buildTask({ kind: 'build', home: h, target: small(5, { dtype: 'float32' }) }, { impl: 'ts' });
+    const r = await buildTask({ kind: 'build', home: h, target: resolveTargetObject(small(5, { dtype: 'float32' })) }, { impl: 'ts' });
     const p = decodeSafetensors(readFileSync(join(r.dir, 'params.safetensors')));
     expect(p.tensors['layers.0.weight']!.dtype).toBe('F32');
     const t = openTarget(h, r.target_id, { impl: 'ts' });
@@ -121,13 +121,13 @@ describe('building a target', () => {
     const r = await buildTask({
       kind: 'build',
       home: h,
-      target: {
+      target: resolveTargetObject({
         model: { family: 'dln', in_dim: 5, widths: [3], out_dim: 5 },
         teacher: { family: 'dln', rank: 1 },
         data: { n: 50, noise_scale: 0 },
         training: { init: 'teacher' },
         seed: 2,
-      },
+      }),
     }, { impl: 'ts' });
     const t = openTarget(h, r.target_id, { impl: 'ts' });
     expect(t.dim).toBe(5 * 3 + 3 * 5);
@@ -139,7 +139,7 @@ describe('building a target', () => {
 
   it('quadratic target: L = 0.5 |w - w*|^2, n from the data config', async () => {
     const h = home();
-    const r = await buildTask({ kind: 'build', home: h, target: { model: { family: 'quadratic', dim: 6 }, data: { n: 1000 }, seed: 8 } });
+    const r = await buildTask({ kind: 'build', home: h, target: resolveTargetObject({ model: { family: 'quadratic', dim: 6 }, data: { n: 1000 }, seed: 8 }) });
     const t = openTarget(h, r.target_id);
     expect(t.dim).toBe(6);
     expect(t.n).toBe(1000);
@@ -165,7 +165,7 @@ describe('concurrent builds and other losses', () => {
     const h = home();
     const r = await buildTask({
       kind: 'build', home: h,
-      target: small(3, { training: { loss: 't_regression', loss_nu: 3, loss_sigma: 0.5 }, data: { preset: 'small', n: 60, noise_model: 'student_t', student_df: 3 } }),
+      target: resolveTargetObject(small(3, { training: { loss: 't_regression', loss_nu: 3, loss_sigma: 0.5 }, data: { preset: 'small', n: 60, noise_model: 'student_t', student_df: 3 } })),
     }, { impl: 'ts' });
     const t = openTarget(h, r.target_id, { impl: 'ts' });
     expect((t.loss as unknown as { lossSpec: unknown }).lossSpec).toEqual({ kind: 'student_t', nu: 3, sigma: 0.5 });

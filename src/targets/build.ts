@@ -3,16 +3,17 @@
  * params.safetensors and data.safetensors. The directory is written atomically, so its
  * existence means it is complete; an existing target is reused, never rebuilt.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sha256Hex, targetDir, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../store/index.js';
+import { sha256Hex, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../store/index.js';
+import { TARGET_FILES as FILES, targetDir, targetFiles } from '../store/layout.js';
+import { targetMeta, tryReadContractFile, type ResolvedTargetConfig, type TargetMeta } from '../contracts/index.js';
 import { encodeSafetensors, type Tensor } from '../store/safetensors.js';
 import { CODE_VERSION } from '../version.js';
 import { layerShapes } from '../engine/spec.js';
 import type { DType, EngineImpl, MlpSpec } from '../engine/types.js';
-import type { ResolvedTargetConfig } from '../config/resolve.js';
 import { targetIdOf } from '../config/experiment.js';
 import { generateData } from './data.js';
 import { makeModel } from './engine.js';
@@ -20,38 +21,12 @@ import { studentInit, studentSpec } from './networks.js';
 import { QuadraticLoss, quadraticWStar } from './quadratic.js';
 import { l2, subsampleCurve, train, type TrainProgress } from './train.js';
 
-export const META_FILE = 'meta.json';
-export const PARAMS_FILE = 'params.safetensors';
-export const DATA_FILE = 'data.safetensors';
+export const META_FILE = FILES.meta;
+export const PARAMS_FILE = FILES.params;
+export const DATA_FILE = FILES.data;
 export const TARGET_FILES = [META_FILE, PARAMS_FILE, DATA_FILE] as const;
 
-export interface TargetMeta {
-  target_id: string;
-  config: ResolvedTargetConfig;
-  family: 'mlp' | 'dln' | 'quadratic';
-  dims: { n: number; in_dim: number; out_dim: number; p: number };
-  L0: number;
-  dtype: DType;
-  created_at: string;
-  code_version: string;
-  host: string;
-  engine_impl: EngineImpl | null;
-  training: {
-    init: 'random' | 'teacher' | 'exact';
-    optimizer?: string;
-    steps_max?: number;
-    steps_run: number;
-    early_stopped: boolean;
-    initial_loss?: number;
-    final_loss: number;
-    final_grad_norm: number;
-    wall_s: number;
-    loss_curve?: { step: number[]; loss: number[] };
-  };
-  files: Record<string, { sha256: string; bytes: number }>;
-  /** Conditions a user should know before trusting an LLC estimated at this w*. */
-  warnings: string[];
-}
+export type { TargetMeta };
 
 export interface BuildProgress extends TrainProgress {
   target_id: string;
@@ -73,23 +48,13 @@ export interface BuiltTarget {
 }
 
 function readWarnings(dir: string): string[] {
-  try {
-    const m = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as { warnings?: unknown };
-    return Array.isArray(m.warnings) ? m.warnings.map(String) : [];
-  } catch {
-    return [];
-  }
+  return tryReadContractFile(targetFiles(dir).meta, targetMeta)?.warnings ?? [];
 }
 
-/** True when dir holds a complete target with this id (meta.json parses and names it). */
+/** True when dir holds a complete target with this id (meta.json meets its contract and names it). */
 export function isCompleteTarget(dir: string, targetId: string): boolean {
   if (!TARGET_FILES.every((f) => existsSync(join(dir, f)))) return false;
-  try {
-    const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as { target_id?: unknown };
-    return meta.target_id === targetId;
-  } catch {
-    return false;
-  }
+  return tryReadContractFile(targetFiles(dir).meta, targetMeta)?.target_id === targetId;
 }
 
 function tensorOf(dtype: DType, shape: number[], data: Float64Array): Tensor {

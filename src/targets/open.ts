@@ -3,11 +3,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { targetDir } from '../store/index.js';
+import { targetDir, targetFiles } from '../store/layout.js';
+import { readContractFile, targetMeta, type TargetMeta } from '../contracts/index.js';
 import { decodeSafetensors, type SafetensorsFile } from '../store/safetensors.js';
 import { layerShapes } from '../engine/spec.js';
 import type { Dataset, DType, EngineImpl, LossFunction, MlpSpec, NetworkModel } from '../engine/types.js';
-import { DATA_FILE, META_FILE, PARAMS_FILE, TARGET_FILES, type TargetMeta } from './build.js';
+import { DATA_FILE, META_FILE, PARAMS_FILE, TARGET_FILES } from './build.js';
 import { makeModel } from './engine.js';
 import { studentSpec } from './networks.js';
 import { QuadraticLoss } from './quadratic.js';
@@ -61,9 +62,9 @@ export function openTarget(home: string, targetId: string, opts: OpenOptions = {
   }
   let meta: TargetMeta;
   try {
-    meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as TargetMeta;
+    meta = readContractFile(targetFiles(dir).meta, targetMeta, 'target meta');
   } catch (err) {
-    throw new Error(`target directory ${dir} has an unreadable ${META_FILE} (${(err as Error).message}): delete it and build again`);
+    throw new Error(`${(err as Error).message}: delete ${dir} and build the target again`);
   }
   if (meta.target_id !== targetId) {
     throw new Error(`${join(dir, META_FILE)} names target ${String(meta.target_id)}, not ${targetId}: the store is corrupted; delete ${dir} and build again`);

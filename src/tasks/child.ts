@@ -8,8 +8,10 @@
  * 2 bad invocation.
  */
 import { readFileSync } from 'node:fs';
+import { enableRelaxedSimd } from '../engine/index.js';
 import { writeJsonAtomic } from '../store/index.js';
-import { runTaskReply, type AnyTaskSpec } from './run.js';
+import type { WorkerReply } from '../contracts/index.js';
+import { runTaskReply } from './run.js';
 
 async function childMain(argv: string[]): Promise<number> {
   const [specPath, resultPath] = argv;
@@ -17,10 +19,19 @@ async function childMain(argv: string[]): Promise<number> {
     process.stderr.write('usage: child.js SPEC.json RESULT.json\n');
     return 2;
   }
-  const spec = JSON.parse(readFileSync(specPath, 'utf8')) as AnyTaskSpec;
-  const reply = await runTaskReply(spec);
+  // The same wasm kernels as the coordinator and every other worker (see enableRelaxedSimd).
+  enableRelaxedSimd();
+  let spec: unknown;
+  try {
+    spec = JSON.parse(readFileSync(specPath, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`${specPath}: cannot read the task spec: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const reply = await runTaskReply(spec, specPath);
   if (!reply.ok) process.stderr.write(`task failed: ${reply.error.stack ?? reply.error.message}\n`);
-  writeJsonAtomic(resultPath, { ...reply, pid: process.pid });
+  const written: WorkerReply = { ...reply, pid: process.pid };
+  writeJsonAtomic(resultPath, written);
   return reply.ok ? 0 : 1;
 }
 

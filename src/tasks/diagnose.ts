@@ -1,5 +1,5 @@
 /**
- * The diagnose task: RUN_DIR -> RUN_DIR/analysis.json + RUN_DIR/plots/<name>.svg|png.
+ * The diagnose task: RUN_DIR -> RUN_DIR/analysis.json + RUN_DIR/plots/<name>.svg|png + trace.nc.
  *
  * Reuse: analysis.json records a sha256 of everything it was computed from (manifest bytes,
  * traces bytes, the target's meta.json when present, the analysis version). A later call with
@@ -14,61 +14,55 @@
 import { existsSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sha256Hex, writeJsonAtomic } from '../store/index.js';
-import { ANALYSIS_VERSION, analyzeRun, keptDraws, type Analysis } from '../analysis/index.js';
-import { loadRun, manifestPath, readManifest, tracesPath, type RunManifest } from '../analysis/run.js';
+import { runFiles, runPlotFile, targetDirOfRun, targetFiles } from '../store/layout.js';
+import { ANALYSIS_VERSION, analyzeRun, keptDraws } from '../analysis/index.js';
+import { loadRun, readManifest, type RunManifest } from '../analysis/run.js';
 import { readTraces } from '../store/traces.js';
 import { writeTraceNetcdf } from '../store/netcdf.js';
 import { renderPlot, writePlot } from '../plots/render.js';
 import { runPlotSpecs, type PlotSpec } from '../plots/run-plots.js';
-import { targetPlotSpecs, targetDirOfRun } from '../plots/target-plots.js';
+import { targetPlotSpecs } from '../plots/target-plots.js';
 import { CODE_VERSION } from '../version.js';
-import type { DiagnoseTaskResult, DiagnoseTaskSpec } from './types.js';
+import {
+  analysisFile, readContractFile, tryReadContractFile, type Analysis, type DiagnoseTaskSpec, type Diagnosis,
+} from '../contracts/index.js';
 
-export interface DiagnoseOutcome extends DiagnoseTaskResult {
-  /** True when a stored, up-to-date analysis was returned without recomputing. */
-  reused: boolean;
-  analysis_path: string;
-  /** Plot files written (or reused), relative to the run dir, e.g. "plots/trace_llc.svg". */
-  plots: string[];
+/** runs/<id>/analysis.json. */
+export function analysisPath(runDirPath: string): string {
+  return runFiles(runDirPath).analysis;
 }
 
-export function analysisPath(runDirPath: string): string {
-  return join(runDirPath, 'analysis.json');
+/** A run's analysis.json, checked against its contract. */
+export function readAnalysis(runDirPath: string): Analysis {
+  return readContractFile(analysisPath(runDirPath), analysisFile, 'analysis');
 }
 
 /** The reuse key: sha256 over the analysis version and the bytes of every input file. */
 export function diagnoseInputsHash(runDirPath: string): string {
   // The code version too: a new release may compute or draw differently.
   const parts: string[] = [`analysis_version=${ANALYSIS_VERSION}`, `code_version=${CODE_VERSION}`];
-  const files: [string, string][] = [
-    ['manifest', manifestPath(runDirPath)],
-    ['traces', tracesPath(runDirPath)],
+  const files = runFiles(runDirPath);
+  const inputs: [string, string][] = [
+    ['manifest', files.manifest],
+    ['traces', files.traces],
   ];
   const manifest = readManifest(runDirPath);
-  if (manifest.target_id !== null) {
-    const meta = join(targetDirOfRun(runDirPath, manifest.target_id), 'meta.json');
-    if (existsSync(meta)) files.push(['target_meta', meta]);
-  }
-  for (const [role, f] of files) parts.push(`${role}:${sha256Hex(readFileSync(f))}`);
+  const meta = targetFiles(targetDirOfRun(runDirPath, manifest.target_id)).meta;
+  if (existsSync(meta)) inputs.push(['target_meta', meta]);
+  for (const [role, f] of inputs) parts.push(`${role}:${sha256Hex(readFileSync(f))}`);
   return sha256Hex(parts.join('\n'));
 }
 
 function storedIfCurrent(runDirPath: string, hash: string): Analysis | null {
-  const path = analysisPath(runDirPath);
-  if (!existsSync(path)) return null;
-  let stored: Analysis;
-  try {
-    stored = JSON.parse(readFileSync(path, 'utf8')) as Analysis;
-  } catch {
-    return null; // unreadable: recompute
-  }
+  const stored = tryReadContractFile(analysisPath(runDirPath), analysisFile);
+  if (stored === undefined) return null; // missing, unreadable or off-contract: recompute
   if (stored.inputs_hash !== hash || stored.analysis_version !== ANALYSIS_VERSION) return null;
-  if (!Array.isArray(stored.plots) || !stored.plots.every((p) => existsSync(join(runDirPath, p)))) return null;
-  if (!existsSync(join(runDirPath, TRACE_NC))) return null;
+  if (!stored.plots.every((p) => existsSync(join(runDirPath, p)))) return null;
+  if (!existsSync(runFiles(runDirPath).traceNc)) return null;
   return stored;
 }
 
-function toResult(runDirPath: string, a: Analysis, reused: boolean): DiagnoseOutcome {
+function diagnosisOf(runDirPath: string, a: Analysis, reused: boolean): Diagnosis {
   return {
     run_dir: runDirPath,
     llc_mean: a.llc_mean,
@@ -82,50 +76,49 @@ function toResult(runDirPath: string, a: Analysis, reused: boolean): DiagnoseOut
   };
 }
 
-export async function diagnoseTask(spec: DiagnoseTaskSpec): Promise<DiagnoseOutcome> {
+/**
+ * The diagnosis a diagnose task would return by reusing the stored analysis of RUN_DIR, or
+ * undefined when it would recompute (missing, stale or off-contract analysis, missing files).
+ */
+export function storedDiagnosis(runDirIn: string): Diagnosis | undefined {
+  const dir = resolve(runDirIn);
+  if (!existsSync(analysisPath(dir))) return undefined;
+  const stored = storedIfCurrent(dir, diagnoseInputsHash(dir));
+  return stored === null ? undefined : diagnosisOf(dir, stored, true);
+}
+
+export async function diagnoseTask(spec: DiagnoseTaskSpec): Promise<Diagnosis> {
   const dir = resolve(spec.run_dir);
   const hash = diagnoseInputsHash(dir);
   if (!spec.force) {
     const stored = storedIfCurrent(dir, hash);
-    if (stored !== null) return toResult(dir, stored, true);
+    if (stored !== null) return diagnosisOf(dir, stored, true);
   }
   const run = loadRun(dir);
   const kept = keptDraws(run);
-  const specs: PlotSpec[] = [...runPlotSpecs(run, kept)];
-  if (run.manifest.target_id !== null) {
-    specs.push(...targetPlotSpecs(targetDirOfRun(dir, run.manifest.target_id)));
-  }
-  const plotsDir = join(dir, 'plots');
+  const specs: PlotSpec[] = [...runPlotSpecs(run, kept), ...targetPlotSpecs(targetDirOfRun(dir, run.manifest.target_id))];
+  const files = runFiles(dir);
   // Plots of an earlier analysis that this one no longer makes (e.g. burn-in now leaves too few
   // draws for a rank plot) would otherwise linger and be shown as current.
-  if (existsSync(plotsDir)) {
+  if (existsSync(files.plots)) {
     const keep = new Set(specs.flatMap((s) => [`${s.name}.svg`, `${s.name}.png`]));
-    for (const f of readdirSync(plotsDir)) if (!keep.has(f)) rmSync(join(plotsDir, f), { force: true });
+    for (const f of readdirSync(files.plots)) if (!keep.has(f)) rmSync(join(files.plots, f), { force: true });
   }
   const written: string[] = [];
   for (const s of specs) {
     const plot = await renderPlot(s.name, s.spec);
-    writePlot(plotsDir, plot);
-    written.push(`plots/${s.name}.svg`, `plots/${s.name}.png`);
+    writePlot(files.plots, plot);
+    written.push(runPlotFile(s.name, 'svg'), runPlotFile(s.name, 'png'));
   }
-  await writeTraceNetcdf(join(dir, TRACE_NC), {
-    traces: readTraces(tracesPath(dir)),
+  await writeTraceNetcdf(files.traceNc, {
+    traces: readTraces(files.traces),
     attrs: netcdfAttrs(run.manifest),
   });
   const analysis = analyzeRun(run, { inputsHash: hash, plots: written });
-  writeJsonAtomic(analysisPath(dir), analysis);
-  return toResult(dir, analysis, false);
+  writeJsonAtomic(files.analysis, analysis);
+  return diagnosisOf(dir, analysis, false);
 }
 
-/** ArviZ InferenceData of the kept draws, for `arviz.from_netcdf`. */
-const TRACE_NC = 'trace.nc';
-
 function netcdfAttrs(m: RunManifest): Record<string, string | number> {
-  const attrs: Record<string, string | number> = { run_id: m.run_id };
-  if (m.target_id !== null) attrs.target_id = m.target_id;
-  if (m.sampler !== null) attrs.sampler = m.sampler;
-  for (const [k, v] of [['n', m.n], ['beta', m.beta], ['gamma', m.gamma], ['L0', m.L0]] as const) {
-    if (v !== null) attrs[k] = v;
-  }
-  return attrs;
+  return { run_id: m.run_id, target_id: m.target_id, sampler: m.sampler, n: m.n, beta: m.beta, gamma: m.gamma, L0: m.L0 };
 }

@@ -4,9 +4,10 @@
  * resolved sampler config, seed, posterior settings, chain settings except threads); a
  * finished run with the same id is reused, not recomputed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { contentId, runDir, targetDir, writeDirAtomic, writeJsonAtomic } from '../store/index.js';
+import { contentId, writeDirAtomic, writeJsonAtomic } from '../store/index.js';
+import { RUN_FILES, runDir, runFiles, targetDir, targetFiles } from '../store/layout.js';
 import { writeTraces } from '../store/traces.js';
 import { CODE_VERSION } from '../version.js';
 import { openPosterior, type PosteriorSource } from '../posterior/source.js';
@@ -14,11 +15,14 @@ import { resolvePosteriorSettings } from '../posterior/posterior.js';
 import { resolveChainSettings, type ChainSettings } from '../samplers/runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
 import { runChains } from '../samplers/runner/chains.js';
-import type { ChainFailure, Progress } from '../samplers/runner/chain.js';
-import type { SampleTaskResult, SampleTaskSpec } from './types.js';
+import type { Progress } from '../samplers/runner/chain.js';
+import {
+  readContractFile, runManifest, toJsonObject, type ChainFailure, type JsonObject, type PosteriorSettings, type RunManifest,
+  type SampleTaskResult, type SampleTaskSpec,
+} from '../contracts/index.js';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const TRACES_FILE = 'traces.feather';
+export const MANIFEST_FILE = RUN_FILES.manifest;
+export const TRACES_FILE = RUN_FILES.traces;
 
 export interface SampleTaskOptions {
   /** Progress of the chains (throttle on the caller's side). */
@@ -29,28 +33,28 @@ export interface SampleTaskOptions {
   impl?: 'wasm' | 'ts';
 }
 
-export interface SampleRunResult extends SampleTaskResult {
-  failures: ChainFailure[];
-}
-
 /** Everything that decides a run's numbers, resolved and validated (no target access). */
 export interface ResolvedSampleSpec {
   run_id: string;
   sampler: string;
   requested_sampler: string;
   seed: number;
-  config: Record<string, unknown>;
-  posterior: ReturnType<typeof resolvePosteriorSettings>;
+  config: JsonObject;
+  posterior: PosteriorSettings;
   chains: ChainSettings;
 }
 
+/**
+ * Resolves a sample spec. Posterior settings: defaults < target < sampler. Chain settings:
+ * defaults < target `chains` < target `burn_in` < sampler `chains` < sampler `burn_in`.
+ */
 export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedSampleSpec> {
   const entry = spec.sampler;
   const loaded = await loadSampler(entry.name);
   const config = resolveSamplerConfig(loaded, entry.overrides ?? {});
   const posterior = resolvePosteriorSettings(spec.target_posterior, entry.posterior);
-  const burnIn = (v: unknown): Record<string, unknown> | undefined => (v === undefined || v === null ? undefined : { burn_in: v });
-  const chains = resolveChainSettings(spec.target_chains, burnIn((spec as { target_burn_in?: unknown }).target_burn_in), entry.chains, burnIn(entry.burn_in));
+  const burnIn = (v: number | undefined): { burn_in: number } | undefined => (v === undefined ? undefined : { burn_in: v });
+  const chains = resolveChainSettings(spec.target_chains, burnIn(spec.target_burn_in), entry.chains, burnIn(entry.burn_in));
   const seed = entry.seed;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`sampler seed must be a non-negative integer, got ${String(seed)}`);
   const { threads: _threads, ...hashedChains } = chains;
@@ -66,35 +70,27 @@ export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedS
 }
 
 function isFinishedRun(dir: string): boolean {
-  return existsSync(join(dir, MANIFEST_FILE)) && existsSync(join(dir, TRACES_FILE));
+  const files = runFiles(dir);
+  return existsSync(files.manifest) && existsSync(files.traces);
 }
 
-/** JSON-safe copy: non-finite numbers become null (manifests never hold NaN). */
-function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v instanceof Float64Array || v instanceof Int32Array) return Array.from(v, (x) => jsonSafe(x));
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
-    return out;
-  }
-  return v;
+/** A finished run's manifest, checked against its contract. */
+export function readRunManifest(dir: string): RunManifest {
+  return readContractFile(runFiles(dir).manifest, runManifest, 'run manifest');
 }
 
-export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions = {}): Promise<SampleRunResult> {
+export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions = {}): Promise<SampleTaskResult> {
   const resolved = await resolveSampleSpec(spec);
-  const tdir = targetDir(spec.home, spec.target_id);
-  if (!existsSync(join(tdir, 'meta.json'))) {
+  const meta = targetFiles(targetDir(spec.home, spec.target_id)).meta;
+  if (!existsSync(meta)) {
     throw new Error(
-      `target ${spec.target_id} does not exist in the store ${spec.home} (no ${join(tdir, 'meta.json')}); ` +
+      `target ${spec.target_id} does not exist in the store ${spec.home} (no ${meta}); ` +
         "build it first with 'lambda-hat build --config FILE' or set LAMBDA_HAT_HOME",
     );
   }
   const dir = runDir(spec.home, resolved.run_id);
   if (isFinishedRun(dir)) {
-    const old = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as { failures?: ChainFailure[] };
-    const failures = old.failures ?? [];
+    const failures = readRunManifest(dir).failures;
     if (failures.length >= resolved.chains.count) throw allFailed(resolved.run_id, failures, dir);
     return { run_id: resolved.run_id, dir, reused: true, failures };
   }
@@ -128,7 +124,7 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
   const wall = (performance.now() - t0) / 1000;
   const failures = run.results.flatMap((r) => (r.failure ? [r.failure] : []));
   const sum = (f: (r: (typeof run.results)[number]) => number): number => run.results.reduce((s, r) => s + f(r), 0);
-  const manifest = {
+  const manifest: RunManifest = {
     run_id: resolved.run_id,
     target_id: spec.target_id,
     sampler: resolved.sampler,
@@ -151,7 +147,8 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
     trace_columns: Object.keys(run.columns),
     per_chain: run.results.map((r) => ({
       chain: r.chain,
-      tuned: r.tuned,
+      // Values whose NaN means "not available" become null, as the manifest contract wants.
+      tuned: toJsonObject(r.tuned),
       tune_fge: r.tune_fge,
       sample_fge: r.sample_fge,
       eval_fge: r.eval_fge,
@@ -181,7 +178,7 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
   if (chains.threads <= 1) opened.dispose();
   await writeDirAtomic(dir, (tmp) => {
     writeTraces(join(tmp, TRACES_FILE), run.columns);
-    writeJsonAtomic(join(tmp, MANIFEST_FILE), jsonSafe(manifest));
+    writeJsonAtomic(join(tmp, MANIFEST_FILE), manifest);
   });
   if (failures.length === resolved.chains.count) throw allFailed(resolved.run_id, failures, dir);
   return { run_id: resolved.run_id, dir, reused: false, failures };

@@ -3,13 +3,10 @@
  * worker's stdout/stderr can be redirected into the task's own log files for its duration.
  */
 import { appendFileSync } from 'node:fs';
-import { runTaskReply, type AnyTaskSpec, type WorkerReply } from './run.js';
-
-export interface ThreadTaskMessage {
-  spec: AnyTaskSpec;
-  outPath: string;
-  errPath: string;
-}
+import { threadId } from 'node:worker_threads';
+import { enableRelaxedSimd } from '../engine/index.js';
+import { parseContract, threadTaskMessage, type ThreadTaskMessage, type WorkerReply } from '../contracts/index.js';
+import { runTaskReply } from './run.js';
 
 type Write = typeof process.stdout.write;
 
@@ -35,13 +32,20 @@ function redirect(stream: NodeJS.WriteStream, path: string): () => void {
   };
 }
 
-export default async function threadTask(msg: ThreadTaskMessage): Promise<WorkerReply & { thread_id: number; pid: number }> {
+export default async function threadTask(message: unknown): Promise<WorkerReply> {
+  // The same wasm kernels as the coordinator and every other worker (see enableRelaxedSimd).
+  enableRelaxedSimd();
+  let msg: ThreadTaskMessage;
+  try {
+    msg = parseContract(threadTaskMessage, message, `task message to worker thread ${threadId}`, 'thread task message');
+  } catch (err) {
+    return { ok: false, error: { kind: 'task_error', message: (err as Error).message }, walltime_s: 0, thread_id: threadId, pid: process.pid };
+  }
   const restoreOut = redirect(process.stdout, msg.outPath);
   const restoreErr = redirect(process.stderr, msg.errPath);
   try {
-    const reply = await runTaskReply(msg.spec);
+    const reply = await runTaskReply(msg.spec, `task message to worker thread ${threadId}`);
     if (!reply.ok) process.stderr.write(`task failed: ${reply.error.stack ?? reply.error.message}\n`);
-    const { threadId } = await import('node:worker_threads');
     return { ...reply, thread_id: threadId, pid: process.pid };
   } finally {
     restoreOut();

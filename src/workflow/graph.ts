@@ -5,10 +5,10 @@
  * rest of the graph goes on. Cancellation (Ctrl-C) stops new submissions and asks the executor
  * to stop what runs.
  */
-import type { AnyTaskSpec } from '../tasks/run.js';
+import type { JsonValue, Stage, TaskSpec } from '../contracts/index.js';
 import type { Executor, TaskError } from '../executors/types.js';
 
-export type Stage = 'build' | 'sample' | 'diagnose' | 'report';
+export type { Stage };
 
 export interface GraphNode {
   /** Unique, filesystem-safe ([A-Za-z0-9._-]). */
@@ -17,15 +17,18 @@ export interface GraphNode {
   /** Human label for progress lines and tables. */
   label: string;
   deps: string[];
-  /** The spec to run, from the results of the dependencies (by node id; their full outcomes too). */
-  spec: (deps: ReadonlyMap<string, unknown>, outcomes: ReadonlyMap<string, NodeOutcome>) => AnyTaskSpec;
+  /**
+   * The spec to run, from the results of the dependencies (by node id; their full outcomes
+   * too). Results arrive as JSON from a worker: check them against their contract.
+   */
+  spec: (deps: ReadonlyMap<string, JsonValue | undefined>, outcomes: ReadonlyMap<string, NodeOutcome>) => TaskSpec;
   /** Runs even when some dependencies failed (e.g. the report over whatever succeeded). */
   runDespiteFailedDeps?: boolean;
   /**
    * The task's result when its artifact is already complete (content addressing), so nothing
    * needs to run; undefined (or a throw) means run it.
    */
-  reuse?: (spec: AnyTaskSpec) => Promise<unknown>;
+  reuse?: (spec: TaskSpec) => Promise<JsonValue | undefined>;
 }
 
 export type NodeStatus = 'done' | 'failed' | 'dependency_failed' | 'cancelled';
@@ -35,7 +38,7 @@ export interface NodeOutcome {
   stage: Stage;
   label: string;
   status: NodeStatus;
-  result?: unknown;
+  result?: JsonValue;
   error?: TaskError;
   /** For dependency_failed: the node whose failure this one inherits, and its error. */
   root_cause?: { node: string; error: TaskError };
@@ -131,7 +134,7 @@ export async function runGraph(
       return outcome;
     }
     const depResults = new Map(deps.map((d) => [d.id, d.result]));
-    let spec: AnyTaskSpec;
+    let spec: TaskSpec;
     try {
       spec = node.spec(depResults, new Map(deps.map((d) => [d.id, d])));
     } catch (err) {
@@ -143,7 +146,7 @@ export async function runGraph(
       return outcome;
     }
     if (node.reuse && !opts.signal?.aborted) {
-      let hit: unknown;
+      let hit: JsonValue | undefined;
       try {
         hit = await node.reuse(spec);
       } catch {

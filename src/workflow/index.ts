@@ -12,12 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Card } from '../config/cards.js';
-import { resolveRunDir } from '../config/cards.js';
 import type { LoadedExperiment } from '../config/experiment.js';
 import { createExecutor } from '../executors/index.js';
 import type { Executor } from '../executors/types.js';
-import { targetDir, writeJsonAtomic } from '../store/index.js';
-import type { SampleTaskResult } from '../tasks/types.js';
+import { writeJsonAtomic } from '../store/index.js';
+import { invocationFiles, invocationsDir, targetDir } from '../store/layout.js';
+import { buildTaskResult, sampleTaskResult, toJsonObject, type WorkflowFile } from '../contracts/index.js';
 import { runGraph, type GraphEvent, type NodeOutcome } from './graph.js';
 import { planWorkflow, type WorkflowPlan } from './plan.js';
 import { makeProgress, type Progress } from './progress.js';
@@ -53,7 +53,7 @@ function stamp(d = new Date()): string {
 }
 
 export function invocationDir(home: string, card: Card, experiment: string): string {
-  const base = resolveRunDir(card.run_dir, home);
+  const base = invocationsDir(home, card.run_dir);
   const name = `${experiment.replace(/[^A-Za-z0-9_-]+/g, '_')}-${stamp()}-${randomBytes(3).toString('hex')}`;
   return join(base, name);
 }
@@ -62,16 +62,20 @@ export function invocationDir(home: string, card: Card, experiment: string): str
 function touchUsed(home: string, outcomes: Map<string, NodeOutcome>): void {
   const now = new Date();
   for (const o of outcomes.values()) {
-    if (o.status !== 'done' || !o.result || typeof o.result !== 'object') continue;
-    const r = o.result as Partial<SampleTaskResult> & { target_id?: string };
-    const dirs = [r.dir, o.stage === 'build' && r.target_id ? targetDir(home, r.target_id) : undefined];
-    for (const d of dirs) {
-      if (d && existsSync(d)) {
-        try {
-          utimesSync(d, now, now);
-        } catch {
-          // Read-only stores are fine: gc just sees the older time.
-        }
+    if (o.status !== 'done') continue;
+    let d: string | undefined;
+    if (o.stage === 'build') {
+      const r = buildTaskResult.safeParse(o.result);
+      if (r.success) d = targetDir(home, r.data.target_id);
+    } else if (o.stage === 'sample') {
+      const r = sampleTaskResult.safeParse(o.result);
+      if (r.success) d = r.data.dir;
+    }
+    if (d && existsSync(d)) {
+      try {
+        utimesSync(d, now, now);
+      } catch {
+        // Read-only stores are fine: gc just sees the older time.
       }
     }
   }
@@ -80,17 +84,19 @@ function touchUsed(home: string, outcomes: Map<string, NodeOutcome>): void {
 export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult> {
   const t0 = performance.now();
   const runDir = invocationDir(opts.home, opts.card, opts.experiment.experiment);
-  const dirs = { tasksDir: join(runDir, 'tasks'), logsDir: join(runDir, 'logs') };
+  const invocation = invocationFiles(runDir);
+  const dirs = { tasksDir: invocation.tasks, logsDir: invocation.logs };
   mkdirSync(dirs.tasksDir, { recursive: true });
   mkdirSync(dirs.logsDir, { recursive: true });
   const plan = planWorkflow(opts.experiment, opts.home, { promote: opts.promote ?? false, invocationDir: runDir });
-  writeJsonAtomic(join(runDir, 'workflow.json'), {
+  const workflowFile: WorkflowFile = {
     experiment: opts.experiment.experiment,
     home: opts.home,
-    card: opts.card,
+    card: toJsonObject(opts.card),
     tasks: plan.nodes.map((n) => ({ id: n.id, stage: n.stage, label: n.label, deps: n.deps })),
     started_at: new Date().toISOString(),
-  });
+  };
+  writeJsonAtomic(invocation.workflow, workflowFile);
 
   const executor = opts.executor ? opts.executor(dirs) : createExecutor(opts.card, dirs, opts.env ?? process.env);
   const progress: Progress = makeProgress(plan.nodes, opts.progress ?? 'auto');
@@ -121,7 +127,7 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
   const files = writeResults(runDir, rows);
   const failed = [...outcomes.values()].filter((o) => o.status !== 'done');
   const walltime_s = (performance.now() - t0) / 1000;
-  const summary = join(runDir, 'summary.json');
+  const summary = invocation.summary;
   writeJsonAtomic(summary, {
     experiment: opts.experiment.experiment,
     executor: opts.card.executor,

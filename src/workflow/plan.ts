@@ -1,13 +1,13 @@
 /**
  * Plans an experiment as a task graph: one build per target, one sample per target x sampler
  * (after its build), one diagnose per sample, and with --promote one report after everything.
- * Specs carry only paths, ids and config: tasks load their inputs from the store.
+ * Specs carry only paths, ids and config (src/contracts/tasks.ts): tasks load their inputs from
+ * the store. A dependency's result is checked against its contract before a spec uses it.
  */
 import type { LoadedExperiment } from '../config/experiment.js';
-import type { FailedPair } from '../report/collect.js';
-import type {
-  BuildTaskResult, BuildTaskSpec, DiagnoseTaskResult, DiagnoseTaskSpec, SampleTaskResult, SampleTaskSpec,
-} from '../tasks/types.js';
+import {
+  buildTaskResult, diagnosis, parseContract, sampleTaskResult, type FailedPair, type SampleTaskSpec,
+} from '../contracts/index.js';
 import { reusedBuild, reusedDiagnosis, reusedSample } from './reuse.js';
 import type { GraphNode } from './graph.js';
 
@@ -46,8 +46,8 @@ export function planWorkflow(
       stage: 'build',
       label: `build ${t.target_id}`,
       deps: [],
-      spec: () => ({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> }),
-      ...(reuse ? { reuse: (spec) => reusedBuild(spec as BuildTaskSpec, t.target_id) } : {}),
+      spec: () => ({ kind: 'build', home, target: t.config }),
+      ...(reuse ? { reuse: async (spec) => (spec.kind === 'build' ? reusedBuild(spec, t.target_id) : undefined) } : {}),
     });
     exp.samplers.forEach((s, j) => {
       const sampleId = `sample-t${t.index}-s${j}-${safe(s.name)}`;
@@ -58,21 +58,23 @@ export function planWorkflow(
         label: `sample ${t.target_id} ${s.name}`,
         deps: [buildId],
         spec: (deps) => {
-          const built = deps.get(buildId) as BuildTaskResult | undefined;
+          const built = parseContract(buildTaskResult, deps.get(buildId), `result of ${buildId}`, 'build result');
           // The build reports the id it wrote; it must be the one the plan hashed.
-          if (built?.target_id && built.target_id !== t.target_id) {
+          if (built.target_id !== t.target_id) {
             throw new Error(`build returned target ${built.target_id}, the plan expected ${t.target_id}`);
           }
-          return {
+          const spec: SampleTaskSpec = {
             kind: 'sample',
             home,
             target_id: t.target_id,
             sampler: s,
-            ...(t.posterior ? { target_posterior: t.posterior as Record<string, unknown> } : {}),
-            ...(t.chains ? { target_chains: t.chains as Record<string, unknown> } : {}),
+            ...(t.posterior ? { target_posterior: t.posterior } : {}),
+            ...(t.chains ? { target_chains: t.chains } : {}),
+            ...(t.burn_in !== undefined ? { target_burn_in: t.burn_in } : {}),
           };
+          return spec;
         },
-        ...(reuse ? { reuse: (spec) => reusedSample(spec as SampleTaskSpec) } : {}),
+        ...(reuse ? { reuse: async (spec) => (spec.kind === 'sample' ? reusedSample(spec) : undefined) } : {}),
       });
       nodes.push({
         id: diagnoseId,
@@ -80,11 +82,10 @@ export function planWorkflow(
         label: `diagnose ${t.target_id} ${s.name}`,
         deps: [sampleId],
         spec: (deps) => {
-          const run = deps.get(sampleId) as SampleTaskResult | undefined;
-          if (!run?.dir) throw new Error(`sample task ${sampleId} returned no run dir`);
+          const run = parseContract(sampleTaskResult, deps.get(sampleId), `result of ${sampleId}`, 'sample result');
           return { kind: 'diagnose', run_dir: run.dir };
         },
-        ...(reuse ? { reuse: (spec) => reusedDiagnosis(spec as DiagnoseTaskSpec) } : {}),
+        ...(reuse ? { reuse: async (spec) => (spec.kind === 'diagnose' ? reusedDiagnosis(spec) : undefined) } : {}),
       });
       pairs.push({
         target_index: t.index, target_id: t.target_id, sampler: s.name, sampler_index: j,
@@ -105,9 +106,9 @@ export function planWorkflow(
         const failures: FailedPair[] = [];
         for (const p of pairs) {
           const o = outcomes.get(p.diagnose)!;
-          const r = o.result as DiagnoseTaskResult | undefined;
-          if (o.status === 'done' && r?.run_dir) runDirs.push(r.run_dir);
-          else {
+          if (o.status === 'done') {
+            runDirs.push(parseContract(diagnosis, o.result, `result of ${p.diagnose}`, 'diagnosis').run_dir);
+          } else {
             const e = o.root_cause?.error ?? o.error;
             failures.push({
               target: p.target_id,

@@ -3,34 +3,17 @@
  * (the Python system swept in runs of earlier invocations), as results.csv and results.feather
  * in the invocation's run directory, plus the terminal summary table.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Float64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { writeFileAtomic } from '../store/index.js';
-import type { DiagnoseTaskResult, SampleTaskResult } from '../tasks/types.js';
+import { invocationFiles, runFiles } from '../store/layout.js';
+import {
+  analysisFile, diagnosis, parseContract, RESULT_COLUMNS, sampleTaskResult, tryReadContractFile,
+  type ResultRow, type RowStatus,
+} from '../contracts/index.js';
 import type { NodeOutcome } from './graph.js';
 import type { PlannedPair } from './plan.js';
 
-export type RowStatus = 'ok' | 'failed' | 'dependency_failed' | 'cancelled';
-
-export interface ResultRow {
-  target: string;
-  sampler: string;
-  llc_mean: number | null;
-  llc_mcse: number | null;
-  r_hat: number | null;
-  ess_bulk: number | null;
-  /** Seconds: the sampler's own walltime from analysis.json, else the tasks' time. */
-  walltime: number | null;
-  status: RowStatus;
-  run_dir: string | null;
-  /** Why the row is not ok: the failing task and its root cause. */
-  error: string | null;
-}
-
-export const RESULT_COLUMNS = [
-  'target', 'sampler', 'llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'walltime', 'status', 'run_dir', 'error',
-] as const satisfies ReadonlyArray<keyof ResultRow>;
+export { RESULT_COLUMNS, type ResultRow, type RowStatus };
 
 const NUMERIC = new Set(['llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'walltime']);
 
@@ -53,16 +36,10 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
     const firstBad = chain.find((o) => o.status !== 'done');
     const sample = outcomes.get(p.sample)!;
     const diag = outcomes.get(p.diagnose)!;
-    const run = sample.status === 'done' ? (sample.result as SampleTaskResult | null) : null;
-    const d = diag.status === 'done' ? (diag.result as DiagnoseTaskResult | null) : null;
+    const run = sample.status === 'done' ? parseContract(sampleTaskResult, sample.result, `result of ${p.sample}`, 'sample result') : null;
+    const d = diag.status === 'done' ? parseContract(diagnosis, diag.result, `result of ${p.diagnose}`, 'diagnosis') : null;
     let walltime: number | null = null;
-    if (run?.dir && existsSync(join(run.dir, 'analysis.json'))) {
-      try {
-        walltime = num((JSON.parse(readFileSync(join(run.dir, 'analysis.json'), 'utf8')) as { walltime_s?: unknown }).walltime_s);
-      } catch {
-        walltime = null;
-      }
-    }
+    if (run !== null) walltime = num(tryReadContractFile(runFiles(run.dir).analysis, analysisFile)?.walltime_s);
     if (walltime === null && sample.status === 'done') walltime = sample.walltime_s;
     // A pair whose build failed never sampled: its own status is dependency_failed.
     const status: RowStatus = !firstBad
@@ -109,8 +86,7 @@ export function resultsFeather(rows: readonly ResultRow[]): Uint8Array {
 }
 
 export function writeResults(runDir: string, rows: readonly ResultRow[]): { csv: string; feather: string } {
-  const csv = join(runDir, 'results.csv');
-  const feather = join(runDir, 'results.feather');
+  const { resultsCsv: csv, resultsFeather: feather } = invocationFiles(runDir);
   writeFileAtomic(csv, resultsCsv(rows));
   writeFileAtomic(feather, resultsFeather(rows));
   return { csv, feather };

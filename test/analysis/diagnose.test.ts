@@ -152,10 +152,10 @@ describe('diagnose task', () => {
   it('reports chains the manifest lists as failed or that are missing from the traces', () => {
     const dir = writeSyntheticRun(home, {
       runId: 'run_failed', chains: 3, seed: 14,
-      extraManifest: { chains: 4, failed_chains: [{ chain: 3, error: 'worker crashed' }] },
+      chainsRequested: 4, failures: [{ chain: 3, step: 17, reason: 'worker crashed' }],
     });
     const a = analyze(dir);
-    expect(a.warnings.join('\n')).toMatch(/chain 3 failed: worker crashed/);
+    expect(a.warnings.join('\n')).toMatch(/chain 3 failed: at step 17: worker crashed/);
     expect(a.chains).toBe(3);
   });
 

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../src/store/index.js';
 import { writeTraces, type TraceColumns } from '../../src/store/traces.js';
+import type { ChainFailure, RunManifest } from '../../src/contracts/index.js';
 
 export interface SyntheticRunOptions {
   runId: string;
@@ -31,7 +32,10 @@ export interface SyntheticRunOptions {
   n?: number;
   beta?: number;
   L0?: number;
-  extraManifest?: Record<string, unknown>;
+  /** Chains the run was asked for (default: chains). */
+  chainsRequested?: number;
+  /** Chains the manifest reports as failed. */
+  failures?: ChainFailure[];
 }
 
 /** mulberry32 plus Box-Muller; state is local to each generator, nothing global. */
@@ -102,20 +106,43 @@ export function writeSyntheticRun(home: string, o: SyntheticRunOptions): string 
   const dir = join(home, 'runs', o.runId);
   mkdirSync(dir, { recursive: true });
   writeTraces(join(dir, 'traces.feather'), cols);
-  writeJsonAtomic(join(dir, 'manifest.json'), {
+  const requested = o.chainsRequested ?? chains;
+  const wall = draws * 0.002 * (1 + 0.1 * (chains - 1));
+  const sampler = o.sampler ?? 'sgld';
+  const failures = o.failures ?? [];
+  // Traces that still hold the burn-in: the analysis discards its first burnIn draws.
+  const manifest: RunManifest = {
     run_id: o.runId,
     target_id: o.targetId ?? 'tgt_synthetic0',
-    sampler: o.sampler ?? 'sgld',
-    hyperparameters: { step_size: 1e-4, burn_in: o.burnIn ?? 0 },
+    sampler,
+    requested_sampler: sampler,
+    seed: o.seed ?? 1,
+    hyperparameters: { step_size: 1e-4 },
+    posterior_settings: { beta0: beta * Math.log(n), beta_mode: '1_over_log_n', gamma: 1, prior_radius: null },
     n,
+    dim: 10,
     beta,
     gamma: 1,
+    n_beta: n * beta,
     L0,
-    chains,
+    chains: requested,
+    chain_settings: { count: requested, init_noise: 0.01, burn_in: o.burnIn ?? null },
+    schedule: { steps: draws * 10, burn_in: o.burnIn ?? 0, eval_every: 10 },
     burn_in: o.burnIn ?? 0,
-    timings: { sampling_s: draws * 0.002 * (1 + 0.1 * (chains - 1)) },
+    traces_include_burn_in: true,
+    draws_per_chain: Array.from({ length: chains }, () => draws),
+    trace_columns: Object.keys(cols),
+    per_chain: Array.from({ length: chains }, (_, c) => ({
+      chain: c, tuned: { step_size: 1e-4 }, tune_fge: 0, sample_fge: draws * 10, eval_fge: draws, tune_time_s: 0,
+      sample_time_s: wall, steps_done: draws * 10, failure: failures.find((f) => f.chain === c) ?? null,
+    })),
+    work: { unit: 'full-gradient evaluations', total_fge: chains * draws * 10, tune_fge: 0, sample_fge: chains * draws * 10, eval_fge: chains * draws },
     total_fge: chains * draws * 10,
-    ...o.extraManifest,
-  });
+    timings: { wall_s: wall, tune_s: 0, sample_s: wall, threads: 1 },
+    failures,
+    created_at: '2025-01-01T00:00:00.000Z',
+    code_version: 'synthetic',
+  };
+  writeJsonAtomic(join(dir, 'manifest.json'), manifest);
   return dir;
 }

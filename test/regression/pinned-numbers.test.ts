@@ -112,7 +112,7 @@ async function smokeDigests(threads: number): Promise<Record<string, string>> {
   const exp = loadExperiment(SMOKE);
   const out: Record<string, string> = {};
   for (const t of exp.targets) {
-    const built = await buildTask({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> });
+    const built = await buildTask({ kind: 'build', home, target: t.config });
     const meta = JSON.parse(readFileSync(join(built.dir, 'meta.json'), 'utf8')) as Json;
     const training = { ...(meta.training as Json) };
     delete training.wall_s;
@@ -221,7 +221,7 @@ describe('fixed inputs give the pinned engine numbers', () => {
     const exp = loadExperiment(SMOKE, ['jax_enable_x64=false']);
     const t = exp.targets[0]!;
     expect(t.config.dtype).toBe('float32');
-    const built = await buildTask({ kind: 'build', home, target: t.config as unknown as Record<string, unknown> });
+    const built = await buildTask({ kind: 'build', home, target: t.config });
     const sgld = exp.samplers.find((s) => s.name === 'sgld')!;
     const run = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sgld });
     expect(digest({ params: fileHash(join(built.dir, 'params.safetensors')), run: runDigest(run.dir) })).toBe(PINNED.float32);

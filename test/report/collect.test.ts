@@ -7,6 +7,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../../src/store/index.js';
 import { parseCsv, selectRuns } from '../../src/report/collect.js';
 import { reportTask } from '../../src/tasks/report.js';
 import { buildProgram } from '../../src/cli/index.js';
+import type { WorkflowFile } from '../../src/contracts/index.js';
 
 let home: string;
 let runs: string[];
@@ -15,7 +16,8 @@ let older: string;
 
 function invocation(name: string, experiment: string, startedAt: string, csv?: string): string {
   const dir = join(home, 'workflows', name);
-  writeJsonAtomic(join(dir, 'workflow.json'), { experiment, started_at: startedAt, tasks: [] });
+  const wf: WorkflowFile = { experiment, home, card: { type: 'local' }, started_at: startedAt, tasks: [] };
+  writeJsonAtomic(join(dir, 'workflow.json'), wf);
   if (csv !== undefined) writeFileAtomic(join(dir, 'results.csv'), csv);
   return dir;
 }

@@ -9,7 +9,7 @@ describe('process executor', () => {
   it('runs each task in a fresh process with worker_init applied; failures are structured and the pool goes on', async () => {
     const { dirs } = tmpRun();
     const ex = new ProcessExecutor({ maxWorkers: 2, dirs, workerInit: 'export LH_INIT="from worker_init"\ncd /' });
-    const [ok, env, thrown, exited, killed, chatty, after] = await Promise.all([
+    const [ok, env, thrown, exited, killed, chatty, after, simd] = await Promise.all([
       ex.run({ key: 'ok', spec: mod('echo', { a: 1 }) }),
       ex.run({ key: 'env', spec: mod('envOf', 'LH_INIT') }),
       ex.run({ key: 'thrown', spec: mod('fail', 'boom') }),
@@ -17,8 +17,11 @@ describe('process executor', () => {
       ex.run({ key: 'killed', spec: mod('killSelf', 'SIGKILL') }),
       ex.run({ key: 'chatty', spec: mod('chatty', ['hello', 'world']) }),
       ex.run({ key: 'after', spec: mod('echo', 'still here') }),
+      ex.run({ key: 'simd', spec: mod('relaxedSimd') }),
     ]);
     expect(ok).toMatchObject({ ok: true, result: { echo: { a: 1 } } });
+    // The child's entry point switched relaxed SIMD on: it runs the same kernels as the CLI.
+    expect(simd).toMatchObject({ ok: true, result: { relaxed: true } });
     expect(env).toMatchObject({ ok: true, result: { value: 'from worker_init' } });
     // The coordinator's own environment is never written.
     expect(process.env.LH_INIT).toBeUndefined();
@@ -60,14 +63,16 @@ describe('thread executor', () => {
   it('runs tasks in worker threads of this process; a dying worker is reported and the pool goes on', async () => {
     const { dirs } = tmpRun();
     const ex = new ThreadExecutor({ maxWorkers: 2, dirs, workerInit: 'export LH_INIT=threads' });
-    const [ok, env, thrown, exited, chatty, after] = await Promise.all([
+    const [ok, env, thrown, exited, chatty, after, simd] = await Promise.all([
       ex.run({ key: 'ok', spec: mod('echo', 1) }),
       ex.run({ key: 'env', spec: mod('envOf', 'LH_INIT') }),
       ex.run({ key: 'thrown', spec: mod('fail', 'boom') }),
       ex.run({ key: 'exited', spec: mod('exitWith', 3) }),
       ex.run({ key: 'chatty', spec: mod('chatty', ['a', 'b']) }),
       ex.run({ key: 'after', spec: mod('echo', 2) }),
+      ex.run({ key: 'simd', spec: mod('relaxedSimd') }),
     ]);
+    expect(simd).toMatchObject({ ok: true, result: { relaxed: true } });
     expect(ok).toMatchObject({ ok: true, result: { echo: 1, pid: process.pid } });
     expect((ok.ok && (ok.result as { threadId: number }).threadId) || 0).toBeGreaterThan(0);
     expect(env).toMatchObject({ ok: true, result: { value: 'threads' } });

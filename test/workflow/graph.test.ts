@@ -68,8 +68,13 @@ describe('task graph', () => {
   it('makes one result row per target x sampler with the failing task as the row error', async () => {
     const ex = fakeExecutor((req) => {
       const id = (req.spec as { args: [string] }).args[0];
-      if (id === 'sample-hmc') return ok({ run_id: 'r1', dir: '/store/runs/r1', reused: false });
-      if (id === 'diag-hmc') return ok({ run_dir: '/store/runs/r1', llc_mean: 1.25, llc_mcse: 0.05, r_hat: 1.01, ess_bulk: 321.4, warnings: [] });
+      if (id === 'sample-hmc') return ok({ run_id: 'r1', dir: '/store/runs/r1', reused: false, failures: [] });
+      if (id === 'diag-hmc') {
+        return ok({
+          run_dir: '/store/runs/r1', llc_mean: 1.25, llc_mcse: 0.05, r_hat: 1.01, ess_bulk: 321.4, warnings: [],
+          reused: false, analysis_path: '/store/runs/r1/analysis.json', plots: [],
+        });
+      }
       if (id === 'sample-sgld') return bad('sgld diverged');
       return ok({ target_id: 'tgt_1', dir: '/store/targets/tgt_1', reused: true });
     });

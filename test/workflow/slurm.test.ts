@@ -16,12 +16,15 @@ describe.skipIf(!avail.ok)(`slurm executor (${avail.reason})`, () => {
   it('runs tasks as sbatch jobs and surfaces failures with job id, state, exit code and log', async () => {
     const { dirs } = tmpRun('lh-slurm-');
     const ex = new SlurmExecutor({ maxWorkers: 8, dirs, workerInit: 'export LH_INIT=slurm-init', slurm: { mem_per_node: 0.25 }, pollMs: 150 });
-    const [ok, env, thrown, exited] = await Promise.all([
+    const [ok, env, thrown, exited, simd] = await Promise.all([
       ex.run({ key: 'ok', spec: mod('echo', { a: 1 }) }),
       ex.run({ key: 'env', spec: mod('envOf', 'LH_INIT') }),
       ex.run({ key: 'thrown', spec: mod('fail', 'boom') }),
       ex.run({ key: 'exited', spec: mod('exitWith', 3) }),
+      ex.run({ key: 'simd', spec: mod('relaxedSimd') }),
     ]);
+    // The job's entry point switched relaxed SIMD on: it runs the same kernels as the CLI.
+    expect(simd).toMatchObject({ ok: true, result: { relaxed: true } });
     expect(ok).toMatchObject({ ok: true, result: { echo: { a: 1 } } });
     expect(ok.ok && ok.job_id).toMatch(/^\d+$/);
     expect(env).toMatchObject({ ok: true, result: { value: 'slurm-init' } });

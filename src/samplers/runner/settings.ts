@@ -1,51 +1,38 @@
 /**
- * Chain settings shared by every sampler, and helpers for sampler config schemas.
- *
- * `chains` may be a number (the chain count) or a mapping:
- *   {count: 4, init_noise: 0.01, burn_in: null, threads: 1}
- * - burn_in: steps discarded before recording (integer >= 1), or a fraction of the sampling
- *   steps (0 < x < 1); 0 keeps everything; null lets the sampler decide (its `warmup` key for
- *   SGLD, else half of the steps for step-based samplers, 0 for draw-based ones).
- * - threads: worker threads for the chains. It never changes the numbers (keys depend only on
- *   seed, chain and step), so it is not part of the run id.
- * Layers, later wins: defaults < target entry's `chains` < sampler entry's `chains`.
+ * Chain settings (count, init_noise, burn_in, threads; defined in src/contracts/sampling.ts)
+ * resolved from layers, later wins:
+ *   defaults < target entry's `chains` < target entry's `burn_in`
+ *            < sampler entry's `chains` < sampler entry's `burn_in`
+ * and the burn-in they give in steps.
  */
-import { z } from 'zod';
+import { chainSettings, chainsLayer, parseContract, type ChainSettings, type ChainsLayer } from '../../contracts/index.js';
 
-export const chainSettingsSchema = z
-  .object({
-    count: z.number().int().min(1).max(1024).default(4),
-    init_noise: z.number().nonnegative().default(0.01),
-    burn_in: z.number().nonnegative().nullable().default(null),
-    threads: z.number().int().min(1).max(256).default(1),
-  })
-  .strict();
-export type ChainSettings = z.infer<typeof chainSettingsSchema>;
+export { chainSettings as chainSettingsSchema, type ChainSettings, type ChainsLayer };
 
-function asLayer(layer: unknown): Record<string, unknown> | undefined {
-  if (layer === undefined || layer === null) return undefined;
-  if (typeof layer === 'number') return { count: layer };
-  if (typeof layer === 'object' && !Array.isArray(layer)) {
-    const l = { ...(layer as Record<string, unknown>) };
-    // Accept the names people reach for first.
+/**
+ * A chains layer from what a person writes: a number (the chain count) or a mapping, where the
+ * names people reach for first (n, num_chains, chains) mean count. `where` names the source.
+ */
+export function chainsLayerOf(raw: unknown, where: string): ChainsLayer {
+  if (typeof raw === 'number') return { count: raw };
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const l: Record<string, unknown> = { ...raw };
     for (const alias of ['n', 'num_chains', 'chains']) {
       if (alias in l && !('count' in l)) {
         l.count = l[alias];
         delete l[alias];
       }
     }
-    return l;
+    return parseContract(chainsLayer, l, where, 'chains setting');
   }
-  throw new Error(`chains must be a number or a mapping, got ${JSON.stringify(layer)}`);
+  throw new Error(`${where}: chains must be a number or a mapping, got ${JSON.stringify(raw)}`);
 }
 
-export function resolveChainSettings(...layers: unknown[]): ChainSettings {
-  const merged: Record<string, unknown> = {};
-  for (const layer of layers) {
-    const l = asLayer(layer);
-    if (l) Object.assign(merged, l);
-  }
-  return chainSettingsSchema.parse(merged);
+/** The layers merged in order (later wins) over the defaults. */
+export function resolveChainSettings(...layers: (ChainsLayer | undefined)[]): ChainSettings {
+  const merged: ChainsLayer = {};
+  for (const layer of layers) if (layer) Object.assign(merged, layer);
+  return chainSettings.parse(merged);
 }
 
 /** Burn-in in steps from a setting (steps, fraction or null) and the sampler's default. */
