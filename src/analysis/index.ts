@@ -3,16 +3,22 @@
  * should not be trusted. Pure functions of a loaded run; the diagnose task does the file I/O.
  *
  * The statistics come from src/diagnostics (ArviZ's R-hat/ESS/MCSE, null with a reason where
- * ArviZ would give NaN), so analysis.json never holds NaN or Infinity.
+ * ArviZ would give NaN), so analysis.json never holds NaN or Infinity. What is particular to a
+ * sampler (its acceptance threshold, a caveat on its kind of estimate) comes from the traits it
+ * declares in the sampler registry, never from its name.
  */
 import { mcseMean, summarize, type Summary } from '../diagnostics/index.js';
 import { discardDraws, failedChains, type ChainTrace, type LoadedRun } from './run.js';
 import type { Analysis } from '../contracts/index.js';
+import { samplerTraits } from '../samplers/registry.js';
 
 /** Bump when the analysis or the plots change, so stored analyses are redone. */
 export const ANALYSIS_VERSION = 1;
 
-/** Thresholds of the trust warnings; explicit so tests and the report can name them. */
+/**
+ * Thresholds of the trust warnings that hold for every sampler; explicit so tests and the report
+ * can name them. A sampler's own thresholds are in its traits.
+ */
 export const THRESHOLDS = {
   /** Vehtari et al. (2021) recommend R-hat below 1.01. */
   rhat: 1.01,
@@ -20,12 +26,6 @@ export const THRESHOLDS = {
   essPerChain: 100,
   /** Drift: first vs second half of kept draws further apart than this many MCSE. */
   driftMcse: 2,
-  /**
-   * Mean acceptance below which a Metropolis-adjusted sampler is mis-tuned. HMC's dual
-   * averaging targets 0.8 (0.65 in some setups), so < 0.6 means the step size is off; MALA's
-   * optimal rate is 0.574, and below 0.4 most proposals are wasted.
-   */
-  acceptance: { hmc: 0.6, nuts: 0.6, mala: 0.4 } as Record<string, number>,
   /** Energy Bayesian fraction of missing information below 0.3: HMC explores energy poorly. */
   bfmi: 0.3,
 } as const;
@@ -240,21 +240,12 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
     );
   }
   const acceptance_mean = accN > 0 ? accSum / accN : null;
-  const samplerKey = (m.sampler ?? '').toLowerCase();
-  const accKey = Object.keys(THRESHOLDS.acceptance).find((k) => samplerKey.includes(k));
-  if (acceptance_mean !== null && accKey !== undefined) {
-    const minAcc = THRESHOLDS.acceptance[accKey]!;
-    if (acceptance_mean < minAcc) {
-      warnings.push(`low acceptance ${fmt(acceptance_mean, 3)} < ${minAcc} for ${m.sampler}: step size too large`);
-    }
+  const traits = samplerTraits(m.sampler);
+  const minAcc = traits?.thresholds.minAcceptance;
+  if (acceptance_mean !== null && minAcc !== undefined && acceptance_mean < minAcc) {
+    warnings.push(`low acceptance ${fmt(acceptance_mean, 3)} < ${minAcc} for ${m.sampler}: step size too large`);
   }
-  if (m.sampler === 'vi') {
-    // Not visible in the draws themselves: they mix well around the wrong distribution.
-    warnings.push(
-      'variational estimate: a Gaussian family cannot follow a singular posterior, so on network targets λ̂ is biased ' +
-        '(about d/2 measured on a 45-parameter MLP); cross-check with sgld, hmc or mclmc',
-    );
-  }
+  if (traits?.caveat !== undefined) warnings.push(traits.caveat);
   const lowBfmi = bfmis.filter((b) => b < THRESHOLDS.bfmi);
   if (lowBfmi.length > 0) {
     warnings.push(`E-BFMI below ${THRESHOLDS.bfmi} in ${lowBfmi.length} chain(s): poor energy exploration`);

@@ -12,3 +12,4 @@ export * from './run.js';
 export * from './analysis.js';
 export * from './workflow.js';
 export * from './tasks.js';
+export * from './chains.js';

@@ -14,6 +14,16 @@ export const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
 
 export const jsonObject: z.ZodType<JsonObject> = z.record(z.string(), jsonValue);
 
+/**
+ * Values that cross a thread boundary by structured clone rather than JSON: the same shapes, but
+ * a number may be NaN or infinite (JSON files never hold those; toJson turns them into null).
+ */
+const anyNumber = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
+export const clonedValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), anyNumber, z.string(), z.array(clonedValue), z.record(z.string(), clonedValue)]),
+);
+export const clonedObject: z.ZodType<JsonObject> = z.record(z.string(), clonedValue);
+
 /** A JSON-safe copy: non-finite numbers become null and typed arrays plain arrays (files never hold NaN). */
 export function toJson(v: unknown): JsonValue {
   if (v === null || v === undefined) return null;

@@ -15,6 +15,8 @@ import {
 } from './index.js';
 import { rankAverage, splitChains, quantileType7 } from './core.js';
 import { iidNormalChains } from './testing/chains.js';
+import { keyAt, normal } from '../rng/index.js';
+import { essOneChain } from './index.js';
 
 interface RefCase {
   chains: number[][];
@@ -209,5 +211,20 @@ describe('toJsonSafe', () => {
     const text = JSON.stringify(safe);
     expect(text).not.toMatch(/NaN|Infinity/);
     expect(JSON.parse(text)).toEqual(safe);
+  });
+});
+
+describe('single-chain ESS (for tuning)', () => {
+  it('single-chain ESS: ~n for white noise, ~n (1 - rho)/(1 + rho) for AR(1)', () => {
+    const n = 4000;
+    const z = normal(keyAt(42), n);
+    const noise = z;
+    const ar = new Float64Array(n);
+    ar[0] = z[0]!;
+    for (let i = 1; i < n; i++) ar[i] = 0.9 * ar[i - 1]! + Math.sqrt(1 - 0.81) * z[i]!;
+    const essAr = essOneChain(ar, n, 1, 0);
+    expect(essAr / n).toBeGreaterThan(0.5 * (0.1 / 1.9));
+    expect(essAr / n).toBeLessThan(2 * (0.1 / 1.9));
+    expect(essOneChain(noise, n, 1, 0) / n).toBeGreaterThan(0.5);
   });
 });

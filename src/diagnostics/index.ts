@@ -31,6 +31,7 @@ import {
 } from './core.js';
 
 export { normalPpf } from './normal.js';
+export { essOneChain } from './single-chain.js';
 
 /** A statistic's value, or null with a human-readable reason. Never NaN or Infinity. */
 export interface Statistic {

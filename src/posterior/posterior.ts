@@ -11,7 +11,7 @@
  */
 import type { LossFunction } from '../engine/types.js';
 import { BETA_MODES, posteriorSettings, type BetaMode, type PosteriorLayer, type PosteriorSettings } from '../contracts/index.js';
-import type { Posterior } from '../samplers/kernels/types.js';
+import type { Posterior } from './types.js';
 
 export { BETA_MODES, posteriorSettings as posteriorSettingsSchema, type BetaMode, type PosteriorSettings };
 
@@ -72,7 +72,9 @@ export function makePosterior(opts: MakePosteriorOptions): Posterior {
     nBeta,
     wStar,
     L0,
-    loss,
+    lossAndGrad(w: Float64Array, grad: Float64Array, rows?: Int32Array): number {
+      return loss.lossAndGrad(w, grad, rows);
+    },
     potentialAndGrad(w: Float64Array, grad: Float64Array, rows?: Int32Array): number {
       const L = loss.lossAndGrad(w, grad, rows);
       let sq = 0;

@@ -3,7 +3,7 @@
  * worker thread or process receives instead of the posterior itself (closures do not cross
  * threads).
  */
-import type { Posterior } from '../samplers/kernels/types.js';
+import type { Posterior } from './types.js';
 import { openTarget } from '../targets/open.js';
 import { posteriorFromSettings, quadraticLoss } from './posterior.js';
 import type { PosteriorSource } from '../contracts/index.js';

@@ -118,6 +118,10 @@ function runSection(r: ReportRow): string {
       ['work, wall time', `${fmt(a.total_fge, 6)} FGE, ${fmt(a.walltime_s, 3)} s`],
       ['work-normalised variance', fmt(a.wnv)],
     ];
+    if (r.sampler_traits !== null) {
+      const t = r.sampler_traits;
+      facts.push(['sampler kind', `${t.family}; bias: ${t.bias === 'none' ? 'none (Metropolis-adjusted)' : t.bias}`]);
+    }
     if (a.acceptance_mean !== null) facts.push(['mean acceptance', fmt(a.acceptance_mean, 3)]);
     if (r.truth !== null) facts.push(['truth λ', `${fmt(r.truth.value, 6)} (${r.truth.source}); relative error ${fmt(r.rel_error, 3)}`]);
     for (const [k, why] of Object.entries(a.reasons ?? {})) facts.push([`${k} is null`, why]);
@@ -130,7 +134,7 @@ function runSection(r: ReportRow): string {
   }
   parts.push('<details><summary>configs used</summary>');
   if (r.manifest !== null) {
-    const { per_chain: _perChain, ...rest } = r.manifest as Record<string, unknown> & { per_chain?: unknown };
+    const { per_chain: _perChain, ...rest } = r.manifest;
     parts.push('<h4>run manifest</h4>', pre(rest));
   }
   if (r.target_config !== null) parts.push('<h4>target config</h4>', pre(r.target_config));

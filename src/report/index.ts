@@ -20,6 +20,8 @@ import { comparisonPlotSpecs } from './compare.js';
 import { renderHtml } from './html.js';
 import { truthOf, type Truth } from './truth.js';
 import { CODE_VERSION } from '../version.js';
+import { samplerTraits } from '../samplers/registry.js';
+import type { SamplerTraits } from '../samplers/sampler.js';
 import type { Analysis, FailedPair, JsonValue, RunManifest, ResolvedTargetConfig } from '../contracts/index.js';
 
 export interface ReportOptions {
@@ -50,6 +52,8 @@ export interface ReportRow {
   plots: { name: string; title: string; svg: string; png: string }[];
   manifest: RunManifest | null;
   target_config: ResolvedTargetConfig | null;
+  /** What the run's sampler declares about its estimates (null for a sampler this version does not know). */
+  sampler_traits: SamplerTraits | null;
 }
 
 export interface ReportResult {
@@ -109,7 +113,13 @@ async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): P
     plots,
     manifest,
     target_config: meta?.config ?? null,
+    sampler_traits: samplerOf(analysis, manifest),
   };
+}
+
+function samplerOf(analysis: Analysis | null, manifest: RunManifest | null): SamplerTraits | null {
+  const name = analysis?.sampler ?? manifest?.sampler ?? null;
+  return name === null ? null : samplerTraits(name) ?? null;
 }
 
 export async function writeReport(opts: ReportOptions): Promise<ReportResult> {

@@ -3,12 +3,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { targetDir, targetFiles } from '../store/layout.js';
+import { TARGET_FILES, targetDir, targetFiles } from '../store/layout.js';
 import { readContractFile, targetMeta, type TargetMeta } from '../contracts/index.js';
 import { decodeSafetensors, type SafetensorsFile } from '../store/safetensors.js';
 import { layerShapes } from '../engine/spec.js';
 import type { Dataset, DType, EngineImpl, LossFunction, MlpSpec, NetworkModel } from '../engine/types.js';
-import { DATA_FILE, META_FILE, PARAMS_FILE, TARGET_FILES } from './build.js';
 import { makeModel } from './engine.js';
 import { studentSpec } from './networks.js';
 import { QuadraticLoss } from './quadratic.js';
@@ -56,26 +55,27 @@ export function openTarget(home: string, targetId: string, opts: OpenOptions = {
         "'lambda-hat build --config FILE', or set LAMBDA_HAT_HOME to the store that holds it",
     );
   }
-  const missing = TARGET_FILES.filter((f) => !existsSync(join(dir, f)));
+  const files = targetFiles(dir);
+  const missing = Object.values(TARGET_FILES).filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) {
     throw new Error(`target directory ${dir} is incomplete (missing ${missing.join(', ')}): delete it and build the target again`);
   }
   let meta: TargetMeta;
   try {
-    meta = readContractFile(targetFiles(dir).meta, targetMeta, 'target meta');
+    meta = readContractFile(files.meta, targetMeta, 'target meta');
   } catch (err) {
     throw new Error(`${(err as Error).message}: delete ${dir} and build the target again`);
   }
   if (meta.target_id !== targetId) {
-    throw new Error(`${join(dir, META_FILE)} names target ${String(meta.target_id)}, not ${targetId}: the store is corrupted; delete ${dir} and build again`);
+    throw new Error(`${files.meta} names target ${String(meta.target_id)}, not ${targetId}: the store is corrupted; delete ${dir} and build again`);
   }
-  const params = readSafetensors(join(dir, PARAMS_FILE));
+  const params = readSafetensors(files.params);
   const cfg = meta.config;
   const n = meta.dims.n;
 
   if (cfg.model.family === 'quadratic') {
     const t = params.tensors.w_star;
-    if (!t) throw new Error(`${join(dir, PARAMS_FILE)} has no tensor w_star`);
+    if (!t) throw new Error(`${files.params} has no tensor w_star`);
     const wStar = asF64(t);
     const loss = new QuadraticLoss(wStar, n);
     return { meta, dir, wStar, loss, dim: wStar.length, n, L0: loss.loss(wStar), dtype: meta.dtype, dispose: () => {} };
@@ -87,16 +87,16 @@ export function openTarget(home: string, targetId: string, opts: OpenOptions = {
   for (const s of shapes) {
     const t = params.tensors[s.name];
     if (!t || JSON.stringify(t.shape) !== JSON.stringify(s.shape)) {
-      throw new Error(`${join(dir, PARAMS_FILE)}: tensor ${s.name} is ${t ? `of shape ${JSON.stringify(t.shape)}` : 'missing'}, expected ${JSON.stringify(s.shape)}`);
+      throw new Error(`${files.params}: tensor ${s.name} is ${t ? `of shape ${JSON.stringify(t.shape)}` : 'missing'}, expected ${JSON.stringify(s.shape)}`);
     }
     wStar.set(t.data, s.offset);
   }
-  const d = readSafetensors(join(dir, DATA_FILE));
+  const d = readSafetensors(files.data);
   const X = d.tensors.X;
   const Y = d.tensors.Y;
-  if (!X || !Y) throw new Error(`${join(dir, DATA_FILE)} lacks tensor X or Y`);
+  if (!X || !Y) throw new Error(`${files.data} lacks tensor X or Y`);
   const data: Dataset = { n: X.shape[0]!, inDim: X.shape[1]!, outDim: Y.shape[1]!, X: asF64(X), Y: asF64(Y) };
-  if (cfg.training === null) throw new Error(`${join(dir, META_FILE)}: a ${cfg.model.family} target has no training/loss section`);
+  if (cfg.training === null) throw new Error(`${files.meta}: a ${cfg.model.family} target has no training/loss section`);
   const model: NetworkModel = makeModel({ spec, data, loss: cfg.training.loss, dtype: meta.dtype }, opts.impl);
   return {
     meta,

@@ -50,7 +50,7 @@ export interface ResolvedSampleSpec {
  */
 export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedSampleSpec> {
   const entry = spec.sampler;
-  const loaded = await loadSampler(entry.name);
+  const loaded = loadSampler(entry.name);
   const config = resolveSamplerConfig(loaded, entry.overrides ?? {});
   const posterior = resolvePosteriorSettings(spec.target_posterior, entry.posterior);
   const burnIn = (v: number | undefined): { burn_in: number } | undefined => (v === undefined ? undefined : { burn_in: v });
@@ -60,13 +60,13 @@ export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedS
   const { threads: _threads, ...hashedChains } = chains;
   const run_id = contentId('run', {
     target_id: spec.target_id,
-    sampler: loaded.def.name,
+    sampler: loaded.sampler.name,
     config,
     seed,
     posterior,
     chains: hashedChains,
   });
-  return { run_id, sampler: loaded.def.name, requested_sampler: entry.name, seed, config, posterior, chains };
+  return { run_id, sampler: loaded.sampler.name, requested_sampler: entry.name, seed, config, posterior, chains };
 }
 
 function isFinishedRun(dir: string): boolean {

@@ -21,7 +21,8 @@ import { mcseMean } from '../diagnostics/index.js';
 import { resolveChainSettings } from '../samplers/runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
 import { runChains } from '../samplers/runner/chains.js';
-import type { Posterior } from '../samplers/kernels/types.js';
+import type { Posterior } from '../posterior/types.js';
+import type { JsonObject } from '../contracts/index.js';
 
 export interface ValidateOptions {
   sampler: string;
@@ -122,7 +123,7 @@ async function runCase(
   posterior: Posterior,
   truth: number,
   opts: ValidateOptions,
-  cfg: Record<string, unknown>,
+  cfg: JsonObject,
 ): Promise<CaseResult> {
   const t0 = performance.now();
   const run = await runChains({ posterior, sampler: opts.sampler, cfg, chains: resolveChainSettings({ count: opts.chains ?? 4 }), seed: opts.seed ?? 0 });
@@ -179,7 +180,7 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
     const n = 10_000;
     const centre = new Float64Array(d).map((_, i) => Math.sin(i));
     const posterior = makePosterior({ loss: quadraticLoss(centre, n), wStar: centre, L0: 0 });
-    const isSgld = loaded.def.name === 'sgld' && (loaded.fixed.precond ?? opts.overrides?.precond ?? 'none') === 'none';
+    const isSgld = loaded.sampler.name === 'sgld' && (loaded.fixed.precond ?? opts.overrides?.precond ?? 'none') === 'none';
     const a = posterior.gamma + posterior.nBeta;
     if (isSgld) {
       const eps = 0.4 / a;
@@ -212,7 +213,7 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
       const truth = dlnLearningCoefficient(c.widths, c.rank).lambda;
       // --quick: a fixed short run (a smoke test, not a verdict); the full suite uses the
       // sampler's defaults (SGLD: auto length in localiser relaxation times).
-      const cfg = resolveSamplerConfig(loaded, { ...(quick && loaded.def.name === 'sgld' ? { steps: 4000, eval_every: 20 } : quick ? { steps: 4000 } : {}), ...opts.overrides });
+      const cfg = resolveSamplerConfig(loaded, { ...(quick && loaded.sampler.name === 'sgld' ? { steps: 4000, eval_every: 20 } : quick ? { steps: 4000 } : {}), ...opts.overrides });
       push(await runCase(c.name, c.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, opts, cfg));
     } finally {
       model.dispose();

@@ -45,7 +45,7 @@ describe('diagnose a real HMC run', () => {
     expect(Math.abs(a.llc_mean - truth)).toBeLessThan(5 * a.llc_mcse);
     expect(a.r_hat).toBeLessThan(1.05);
 
-    const report = await writeReport({ home, runDirs: [run.dir], outDir: join(home, 'report'), title: 'real run' });
+    const report = await writeReport({ runDirs: [run.dir], outDir: join(home, 'report'), title: 'real run' });
     expect(report.rows).toHaveLength(1);
     expect(report.rows[0]!.truth!.value).toBeCloseTo(truth, 12);
     expect(report.rows[0]!.analysis!.llc_mean).toBe(a.llc_mean);

@@ -5,6 +5,9 @@
  * changes when any of those numbers changes by a single bit, so this test fails on any change
  * of numerics; a change made on purpose (a new default, say) updates the pinned value and says
  * so in its commit.
+ *
+ * The smoke samplers also run with their chains in two worker threads, which must give the same
+ * digests as one thread.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,6 +141,8 @@ async function smokeDigests(threads: number): Promise<Record<string, string>> {
 describe('fixed seeds give the pinned numbers', () => {
   it('the smoke experiment: target files, manifests, traces and estimates of every sampler', async () => {
     const one = await smokeDigests(1);
+    const two = await smokeDigests(2);
+    expect(two, 'chains in two worker threads').toEqual(one);
     expect(one).toEqual({ target: PINNED.target, hmc: PINNED.hmc, mclmc: PINNED.mclmc, sgld: PINNED.sgld, vi: PINNED.vi });
   }, 120_000);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { JsonValue } from '../../src/contracts/index.js';
 import type { Executor, TaskOutcome, TaskRequest } from '../../src/executors/types.js';
 import { runGraph, validateGraph, type GraphNode } from '../../src/workflow/graph.js';
 import { resultRows, resultsCsv, summaryTable } from '../../src/workflow/results.js';
@@ -15,11 +16,11 @@ function fakeExecutor(behaviour: (req: TaskRequest) => TaskOutcome | Promise<Tas
     close: async () => undefined,
   };
 }
-const ok = (result: unknown): TaskOutcome => ({ ok: true, result, walltime_s: 0.1 });
+const ok = (result: JsonValue): TaskOutcome => ({ ok: true, result, walltime_s: 0.1 });
 const bad = (message: string): TaskOutcome => ({ ok: false, walltime_s: 0.1, error: { kind: 'crashed', message, exit_code: 3, log_path: '/logs/x.err' } });
 
 function node(id: string, deps: string[] = [], stage: GraphNode['stage'] = 'sample'): GraphNode {
-  return { id, stage, label: id, deps, spec: (d) => ({ kind: 'module', module: '/x.js', args: [id, Object.fromEntries(d)] }) };
+  return { id, stage, label: id, deps, spec: (d) => ({ kind: 'module', module: '/x.js', args: [id, Object.fromEntries([...d].map(([k, v]) => [k, v ?? null]))] }) };
 }
 
 describe('task graph', () => {
@@ -67,7 +68,7 @@ describe('task graph', () => {
 
   it('makes one result row per target x sampler with the failing task as the row error', async () => {
     const ex = fakeExecutor((req) => {
-      const id = (req.spec as { args: [string] }).args[0];
+      const id = req.spec.kind === 'module' ? req.spec.args?.[0] : undefined;
       if (id === 'sample-hmc') return ok({ run_id: 'r1', dir: '/store/runs/r1', reused: false, failures: [] });
       if (id === 'diag-hmc') {
         return ok({

@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModuleTaskSpec } from '../../src/tasks/run.js';
+import type { JsonValue, ModuleTaskSpec } from '../../src/contracts/index.js';
 
 export const FIXTURE = resolve(fileURLToPath(new URL('../fixtures/tasks.mjs', import.meta.url)));
 
-export function mod(fn: string, ...args: unknown[]): ModuleTaskSpec {
+export function mod(fn: string, ...args: JsonValue[]): ModuleTaskSpec {
   return { kind: 'module', module: FIXTURE, export: fn, args };
 }
 

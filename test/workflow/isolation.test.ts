@@ -22,7 +22,7 @@ const TAGS = ['f32', 'f64', 'agg', 'tex', 'x1', 'x2'];
 function seen(outs: TaskOutcome[]): Seen[] {
   return outs.map((o) => {
     if (!o.ok) throw new Error(`${o.error.kind}: ${o.error.message}`);
-    return o.result as Seen;
+    return o.result as unknown as Seen;
   });
 }
 

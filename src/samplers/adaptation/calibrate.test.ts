@@ -6,7 +6,7 @@ import { makePosterior, quadraticLoss } from '../../posterior/posterior.js';
 import type { LossFunction } from '../../engine/types.js';
 import { calibrateStepSize, topHessianEigenvalue } from './calibrate.js';
 import { sgldKernel } from '../kernels/sgld.js';
-import type { Posterior } from '../kernels/types.js';
+import type { Posterior } from '../../posterior/types.js';
 
 const TARGET_BIAS = 0.03;
 
@@ -15,16 +15,14 @@ function kernelFor(post: Posterior) {
 }
 
 function calibrate(post: Posterior, init: Float64Array, seed: number) {
-  return calibrateStepSize({
-    posterior: post,
-    kernel: kernelFor(post),
-    init,
-    key: keyAt(seed, Stream.tune, 0),
+  const kernel = kernelFor(post);
+  const cal = calibrateStepSize({ posterior: post, init, key: keyAt(seed, Stream.tune, 0) }, kernel, {
     targetBias: TARGET_BIAS,
     roundSteps: 400,
     rounds: 6,
     probes: 2,
   });
+  return { ...cal, stepSize: cal.params.stepSize };
 }
 
 describe('SGLD step calibration', () => {

@@ -63,8 +63,9 @@
  */
 import { z } from 'zod';
 import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../../rng/index.js';
-import type { Posterior } from '../kernels/types.js';
-import type { SgldKernel, SgldState } from '../kernels/sgld.js';
+import type { Posterior } from '../../posterior/types.js';
+import type { Kernel, SamplerState, StepInfo } from '../kernels/types.js';
+import type { Adaptation, AdaptationContext, Adapted } from './types.js';
 
 /** `step_size`: a number > 0, or "auto" to calibrate it from the target (below). */
 export const stepSizeSchema = z.union([
@@ -84,11 +85,21 @@ export const calibrationFields = {
   calibration_probes: z.number().int().min(1).default(2),
 };
 
+/**
+ * A Langevin kernel whose step the calibration sets (SGLD's shape): a base step eps and the
+ * per-coordinate steps eps_i = eps D_i it took last (D = 1 without a preconditioner).
+ */
+export interface CalibratedKernel<S extends SamplerState> extends Kernel<S, StepInfo> {
+  stepSize: number;
+  /** The per-coordinate steps eps_i of the last step. */
+  readonly stepSizes: Float64Array;
+  /** The rows of the last step's minibatch (undefined: full data). */
+  readonly lastRows: Int32Array | undefined;
+  /** Copies every value of a state into another (to undo a round that diverged). */
+  copyState(from: S, to: S): void;
+}
+
 export interface CalibrateOptions {
-  posterior: Posterior;
-  kernel: SgldKernel;
-  init: Float64Array;
-  key: Key;
   targetBias: number;
   roundSteps: number;
   rounds: number;
@@ -127,26 +138,27 @@ export interface CalibrationRound {
   check?: string;
 }
 
-export interface CalibrationResult {
+/** The calibrated step (the kernel's base step eps). */
+export interface StepSizeParams {
   stepSize: number;
-  state: SgldState;
-  fge: number;
-  report: {
-    rule: string;
-    target_bias: number;
-    trace_H_at_wstar: number;
-    lambda_max_at_wstar: number;
-    /** The largest top eigenvalue of (D) H seen (w* and every round's end). */
-    lambda_max: number;
-    stability_factor: number;
-    stability_cap: number;
-    /** eps (n beta lambda_max + gamma) at the returned step: ULA is unstable beyond 4. */
-    eps_a_max: number;
-    step_ceiling: number | null;
-    initial_step_size: number;
-    predicted_bias: number | null;
-    rounds: CalibrationRound[];
-  };
+}
+
+/** What the calibration found and how (recorded per chain as `calibration`). */
+export interface CalibrationReport {
+  rule: string;
+  target_bias: number;
+  trace_H_at_wstar: number;
+  lambda_max_at_wstar: number;
+  /** The largest top eigenvalue of (D) H seen (w* and every round's end). */
+  lambda_max: number;
+  stability_factor: number;
+  stability_cap: number;
+  /** eps (n beta lambda_max + gamma) at the returned step: ULA is unstable beyond 4. */
+  eps_a_max: number;
+  step_ceiling: number | null;
+  initial_step_size: number;
+  predicted_bias: number | null;
+  rounds: CalibrationRound[];
 }
 
 const LN_POINTS = 5;
@@ -170,7 +182,6 @@ export function hutchinsonTrace(
 ): number {
   const d = posterior.dim;
   const { wp, gp, gm, block } = scratch;
-  const loss = posterior.loss;
   let rms = 0;
   for (let i = 0; i < d; i++) rms += w[i]! * w[i]!;
   // Central differences: exact for quadratics, O(h^2) otherwise; h relative to the scale of w.
@@ -182,9 +193,9 @@ export function hutchinsonTrace(
       return ((block[0]! ^ block[1]!) >>> (i & 31)) & 1 ? 1 : -1;
     };
     for (let i = 0; i < d; i++) wp[i] = w[i]! + h * sign(i);
-    loss.lossAndGrad(wp, gp, rows);
+    posterior.lossAndGrad(wp, gp, rows);
     for (let i = 0; i < d; i++) wp[i] = w[i]! - h * sign(i);
-    loss.lossAndGrad(wp, gm, rows);
+    posterior.lossAndGrad(wp, gm, rows);
     let s = 0;
     for (let i = 0; i < d; i++) s += (weights ? weights[i]! : 1) * sign(i) * (gp[i]! - gm[i]!);
     total += s / (2 * h);
@@ -212,7 +223,6 @@ export function topHessianEigenvalue(
 ): number {
   const d = posterior.dim;
   const { wp, gp, gm } = scratch;
-  const loss = posterior.loss;
   let rms = 0;
   for (let i = 0; i < d; i++) rms += w[i]! * w[i]!;
   // The same perturbation length as a Hutchinson probe's (h per coordinate, |probe| = h sqrt d).
@@ -230,9 +240,9 @@ export function topHessianEigenvalue(
     // With weights D the operator is D^(1/2) H D^(1/2) (the spectrum of D H): perturb along
     // D^(1/2) v and scale the gradient difference by D^(1/2).
     for (let i = 0; i < d; i++) wp[i] = w[i]! + h * v[i]! * (weights ? Math.sqrt(weights[i]!) : 1);
-    loss.lossAndGrad(wp, gp, rows);
+    posterior.lossAndGrad(wp, gp, rows);
     for (let i = 0; i < d; i++) wp[i] = w[i]! - h * v[i]! * (weights ? Math.sqrt(weights[i]!) : 1);
-    loss.lossAndGrad(wp, gm, rows);
+    posterior.lossAndGrad(wp, gm, rows);
     let s = 0;
     for (let i = 0; i < d; i++) {
       const hv = ((gp[i]! - gm[i]!) / (2 * h)) * (weights ? Math.sqrt(weights[i]!) : 1);
@@ -248,8 +258,25 @@ export function topHessianEigenvalue(
   return best;
 }
 
-export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
-  const { posterior, kernel } = o;
+/** SGLD's step calibration as an adaptation of `kernel` (the kernel keeps the calibrated step). */
+export function stepCalibration<S extends SamplerState>(
+  kernel: CalibratedKernel<S>,
+  opts: CalibrateOptions,
+): Adaptation<StepSizeParams, S, CalibrationReport> {
+  return (ctx) => calibrateStepSize(ctx, kernel, opts);
+}
+
+/**
+ * Calibrates the step of `kernel` for one chain, moving the chain from ctx.init (see the module
+ * comment); the kernel is left at the calibrated step and sampling continues from the state.
+ */
+export function calibrateStepSize<S extends SamplerState>(
+  ctx: AdaptationContext,
+  kernel: CalibratedKernel<S>,
+  opts: CalibrateOptions,
+): Adapted<StepSizeParams, S, CalibrationReport> {
+  const { posterior } = ctx;
+  const o = { ...opts, init: ctx.init, key: ctx.key };
   const d = posterior.dim;
   const n = posterior.n;
   const { nBeta, gamma } = posterior;
@@ -301,10 +328,7 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
   let suspect: { eps: number; lam: number } | null = null;
   for (let r = 0; r < maxRounds && (converged < o.rounds || stepsTaken < minSteps); r++) {
     converged++;
-    backup.position.set(state.position);
-    backup.v.set(state.v);
-    backup.m.set(state.m);
-    backup.t = state.t;
+    kernel.copyState(state, backup);
     kernel.stepSize = eps;
     const roundKey = foldIn(stepKeyBase, r);
     let lamSum = 0;
@@ -335,10 +359,7 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
     for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
     if (!finite) {
       history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, predicted_bias: null, lambda_max: lamMax, diverged: true });
-      state.position.set(backup.position);
-      state.v.set(backup.v);
-      state.m.set(backup.m);
-      state.t = backup.t;
+      kernel.copyState(backup, state);
       // Never return to a step that diverged.
       ceiling = Math.min(ceiling, eps / 4);
       eps /= 10;
@@ -423,9 +444,10 @@ export function calibrateStepSize(o: CalibrateOptions): CalibrationResult {
     if (moved < 0.15 && r >= 1 && stepsTaken >= minSteps) break;
   }
   eps = Math.min(eps, cap, ceiling);
+  kernel.stepSize = eps;
   const last = history[history.length - 1];
   return {
-    stepSize: eps,
+    params: { stepSize: eps },
     state,
     fge,
     report: {

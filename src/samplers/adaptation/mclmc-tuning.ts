@@ -36,8 +36,44 @@
  *   new units, then never reached its target.)
  */
 import { foldIn, type Key } from '../../rng/index.js';
-import type { Posterior } from '../kernels/types.js';
-import { mclmcTransition, type MclmcParams, type MclmcState } from '../kernels/mclmc.js';
+import { essOneChain } from '../../diagnostics/index.js';
+import type { SamplerState, StepInfo } from '../kernels/types.js';
+import type { Adaptation, AdaptationContext, Adapted } from './types.js';
+
+/** What the tuning sets: MCLMC's momentum decoherence length, step size and preconditioner. */
+export interface MclmcParams {
+  L: number;
+  stepSize: number;
+  /** Diagonal preconditioner: approximate posterior standard deviations (ones = none). */
+  sqrtDiagCov: Float64Array;
+}
+
+/** The parts of an MCLMC chain's state the tuning saves and restores around a trial step. */
+export interface MclmcTunableState extends SamplerState {
+  position: Float64Array;
+  /** Unit velocity. */
+  momentum: Float64Array;
+  potential: number;
+  grad: Float64Array;
+}
+
+/** A step's report as the tuning reads it. */
+export interface MclmcStepInfo extends StepInfo {
+  /** Kinetic energy change + potential change of the step. */
+  energy_change: number;
+  /** The step produced non-finite values and was rolled back. */
+  diverging: boolean;
+}
+
+/** What the tuning needs of the MCLMC integrator. */
+export interface MclmcDynamics<S extends MclmcTunableState> {
+  /** The chain's state at a position, with a velocity drawn from `key`. */
+  init(position: Float64Array, key: Key): S;
+  /** Work of `init` in full-gradient equivalents. */
+  readonly initFge: number;
+  /** One step in place with the given parameters. */
+  transition(state: S, params: MclmcParams, key: Key): MclmcStepInfo;
+}
 
 export interface MclmcTuningOptions {
   /** Steps of stage 1, 2 and 3 (0 skips a stage; stage 2 then leaves L as it was). */
@@ -53,8 +89,8 @@ export interface MclmcTuningOptions {
   stepSize?: number | null;
 }
 
-export interface MclmcTuningResult {
-  state: MclmcState;
+export interface MclmcTuningResult<S extends MclmcTunableState> {
+  state: S;
   params: MclmcParams;
   /** Gradient evaluations spent tuning (2 per step). */
   fge: number;
@@ -143,46 +179,16 @@ class WeightedMoments {
 }
 
 /**
- * Effective sample size of one chain (Geyer's initial monotone sequence estimator, as Stan and
- * BlackJAX's `effective_sample_size` with one chain). `draws` is row-major [n][dim]; returns the
- * ESS of coordinate j, capped to [1, n log10(n)] like Stan.
- */
-export function essOneChain(draws: Float64Array, n: number, dim: number, j: number): number {
-  let mean = 0;
-  for (let t = 0; t < n; t++) mean += draws[t * dim + j]!;
-  mean /= n;
-  const acov = (lag: number): number => {
-    let s = 0;
-    for (let t = 0; t + lag < n; t++) s += (draws[t * dim + j]! - mean) * (draws[(t + lag) * dim + j]! - mean);
-    return s / n;
-  };
-  const c0 = acov(0);
-  if (!(c0 > 0)) return 1;
-  // tau = -1 + 2 sum_k P_k, P_k = rho_{2k} + rho_{2k+1} while positive, made monotone.
-  let tau = -1;
-  let prev = Number.POSITIVE_INFINITY;
-  for (let k = 0; 2 * k + 1 < n; k++) {
-    let p = (2 * k === 0 ? 1 : acov(2 * k) / c0) + acov(2 * k + 1) / c0;
-    if (!(p > 0)) break;
-    if (p > prev) p = prev;
-    tau += 2 * p;
-    prev = p;
-  }
-  const ess = n / Math.max(tau, 1 / Math.log10(Math.max(n, 10)));
-  return Math.min(Math.max(ess, 1), n * Math.log10(Math.max(n, 10)));
-}
-
-/**
  * Tunes (L, step size, preconditioner) for one chain, moving the chain: sampling continues
  * from the returned state. `key` is the chain's tuning key.
  */
-export function mclmcFindLAndStepSize(
-  posterior: Posterior,
-  state: MclmcState,
+export function mclmcFindLAndStepSize<S extends MclmcTunableState>(
+  dynamics: MclmcDynamics<S>,
+  state: S,
   key: Key,
   opts: MclmcTuningOptions,
-): MclmcTuningResult {
-  const d = posterior.dim;
+): MclmcTuningResult<S> {
+  const d = state.position.length;
   const trust = opts.trustInEstimate ?? 1.5;
   const nEff = opts.numEffectiveSamples ?? 150;
   const fixedL = opts.L ?? null;
@@ -206,7 +212,7 @@ export function mclmcFindLAndStepSize(
   if (fixedL !== null) params.L = fixedL;
 
   const step = (stream: number, i: number): { energyChange: number; success: boolean } => {
-    const info = mclmcTransition(posterior, state, params, foldIn(foldIn(key, stream), i));
+    const info = dynamics.transition(state, params, foldIn(foldIn(key, stream), i));
     fge += info.fge;
     if (info.diverging) divergences += 1;
     return { energyChange: info.energy_change, success: !info.diverging };
@@ -223,7 +229,7 @@ export function mclmcFindLAndStepSize(
     };
     const initialEps = params.stepSize;
     for (let i = 0; i < 60; i++) {
-      const info = mclmcTransition(posterior, state, params, foldIn(kSearch, i));
+      const info = dynamics.transition(state, params, foldIn(kSearch, i));
       fge += info.fge;
       state.position.set(save.x);
       state.momentum.set(save.u);
@@ -305,5 +311,25 @@ export function mclmcFindLAndStepSize(
     fge,
     divergences,
     energyVarPerDim: energyCount > 0 ? energySq / energyCount / d : Number.NaN,
+  };
+}
+
+/**
+ * The tuning as an adaptation: the chain's velocity from sub-key 0 of its tuning key, the tuning
+ * steps from sub-key 1. The report holds the tuning's divergences and its energy variance.
+ */
+export function mclmcTuning<S extends MclmcTunableState>(dynamics: MclmcDynamics<S>, opts: MclmcTuningOptions): Adaptation<MclmcParams, S> {
+  return (ctx: AdaptationContext): Adapted<MclmcParams, S> => {
+    const state = dynamics.init(ctx.init, foldIn(ctx.key, 0));
+    const tuned = mclmcFindLAndStepSize(dynamics, state, foldIn(ctx.key, 1), opts);
+    return {
+      params: tuned.params,
+      state: tuned.state,
+      fge: tuned.fge + dynamics.initFge,
+      report: {
+        tuning_divergences: tuned.divergences,
+        tuning_energy_var_per_dim: Number.isFinite(tuned.energyVarPerDim) ? tuned.energyVarPerDim : null,
+      },
+    };
   };
 }

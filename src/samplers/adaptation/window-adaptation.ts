@@ -16,17 +16,42 @@
  * The Python system adapted chain 0 only and then discarded the result; here the function is
  * called once per chain and its result (state, step size, mass matrix) is what that chain samples
  * with.
+ *
+ * Any Metropolis-adjusted kernel with a step size and a diagonal metric can use it (HMC, MALA):
+ * it sees the kernel only through a MetropolisFamily.
  */
 import { foldIn, type Key } from '../../rng/index.js';
-import type { Posterior } from '../kernels/types.js';
-import {
-  hmcTransition,
-  initHmcState,
-  oneStepAcceptance,
-  type HmcInfo,
-  type HmcParams,
-  type HmcState,
-} from '../kernels/hmc.js';
+import type { SamplerState, StepInfo } from '../kernels/types.js';
+import type { Adaptation, AdaptationContext, Adapted } from './types.js';
+
+/** What window adaptation tunes: a step size and a diagonal inverse mass matrix M^{-1}. */
+export interface MetricParams {
+  stepSize: number;
+  /** Diagonal of M^{-1}, length dim. */
+  inverseMassMatrix: Float64Array;
+}
+
+/** A transition's report as window adaptation reads it. */
+export interface MetropolisInfo extends StepInfo {
+  /** Metropolis acceptance probability of the proposal (0 for a divergent one). */
+  acceptance: number;
+  diverging: boolean;
+}
+
+/** What window adaptation needs of a Metropolis-adjusted kernel family. */
+export interface MetropolisFamily<S extends SamplerState> {
+  /** The chain's state at a position (with whatever a transition caches there). */
+  init(position: Float64Array): S;
+  /** Work of `init` in full-gradient equivalents. */
+  readonly initFge: number;
+  /** One transition in place with the given step size and metric. */
+  transition(state: S, params: MetricParams, key: Key): MetropolisInfo;
+  /**
+   * The acceptance probability of a single-step proposal from the state with fresh randomness,
+   * without moving the state (Stan's init_stepsize criterion); costs one gradient.
+   */
+  probe(state: S, stepSize: number, inverseMassMatrix: Float64Array, key: Key): number;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Schedule
@@ -183,9 +208,9 @@ export class WelfordVariance {
  * (fresh momentum each try) crosses `target` (Stan's init_stepsize with BlackJAX's loop
  * structure). Returns the step size and the gradients spent.
  */
-export function findReasonableStepSize(
-  posterior: Posterior,
-  state: HmcState,
+export function findReasonableStepSize<S extends SamplerState>(
+  family: MetropolisFamily<S>,
+  state: S,
   invMass: Float64Array,
   initialStepSize: number,
   target: number,
@@ -196,7 +221,7 @@ export function findReasonableStepSize(
   let fge = 0;
   let previousDirection = 0;
   for (let it = 0; it < maxIterations; it++) {
-    const a = oneStepAcceptance(posterior, state, eps, invMass, foldIn(k, it));
+    const a = family.probe(state, eps, invMass, foldIn(k, it));
     fge += 1;
     const direction = a > target ? 1 : -1;
     if (previousDirection !== 0 && direction !== previousDirection) {
@@ -216,13 +241,10 @@ export function findReasonableStepSize(
 
 export interface WindowAdaptationOptions {
   numSteps: number;
-  numIntegrationSteps: number;
   initialStepSize: number;
   targetAccept: number;
   adaptStepSize: boolean;
   adaptMassMatrix: boolean;
-  /** Step-size jitter of the transitions (see HmcParams); dual averaging tunes the nominal size. */
-  stepSizeJitter?: number;
   /** Initial M^{-1}; default ones. */
   initialInverseMassMatrix?: Float64Array;
   initialBuffer?: number;
@@ -230,58 +252,48 @@ export interface WindowAdaptationOptions {
   finalBuffer?: number;
 }
 
-export interface WindowAdaptationResult {
-  /** The chain's state after warmup: sampling continues from here. */
-  state: HmcState;
-  /** The adapted parameters of this chain. */
-  params: HmcParams;
-  /** Gradient evaluations of the warmup, including the initial gradient and step-size searches. */
-  fge: number;
-  /** Mean acceptance probability over the warmup steps. */
-  meanAcceptance: number;
-  /** Per-step info of the warmup transitions (for burn-in traces). */
-  infos: HmcInfo[];
-}
-
 const WARMUP_STREAM = 0;
 const FIND_STREAM = 1;
 
+/** Window adaptation of `family` as an adaptation (see windowAdapt). */
+export function windowAdaptation<S extends SamplerState>(family: MetropolisFamily<S>, opts: WindowAdaptationOptions): Adaptation<MetricParams, S> {
+  return (ctx) => windowAdapt(ctx, family, opts);
+}
+
 /**
- * Runs the warmup of one chain from `position`. Randomness: step i uses foldIn(foldIn(key, 0), i);
- * the j-th step-size search uses foldIn(foldIn(key, 1), j).
+ * Runs the warmup of one chain from ctx.init. Randomness: step i uses
+ * foldIn(foldIn(key, 0), i); the j-th step-size search uses foldIn(foldIn(key, 1), j). The report
+ * holds the mean acceptance of the warmup steps and how many diverged.
  */
-export function windowAdaptation(
-  posterior: Posterior,
-  position: Float64Array,
-  key: Key,
+export function windowAdapt<S extends SamplerState>(
+  ctx: AdaptationContext,
+  family: MetropolisFamily<S>,
   opts: WindowAdaptationOptions,
-): WindowAdaptationResult {
-  const d = posterior.dim;
+): Adapted<MetricParams, S> {
+  const d = ctx.posterior.dim;
   if (!(opts.targetAccept > 0 && opts.targetAccept < 1)) {
     throw new Error(`target_accept must be in (0, 1), got ${opts.targetAccept}`);
   }
   if (!(opts.initialStepSize > 0)) throw new Error(`step_size must be positive, got ${opts.initialStepSize}`);
-  const state = initHmcState(posterior, position);
-  let fge = 1;
-  const params: HmcParams = {
+  const state = family.init(ctx.init);
+  let fge = family.initFge;
+  const params: MetricParams = {
     stepSize: opts.initialStepSize,
     inverseMassMatrix: opts.initialInverseMassMatrix
       ? Float64Array.from(opts.initialInverseMassMatrix)
       : new Float64Array(d).fill(1),
-    numIntegrationSteps: opts.numIntegrationSteps,
-    stepSizeJitter: opts.stepSizeJitter ?? 0,
   };
   const schedule = opts.adaptMassMatrix
     ? buildSchedule(opts.numSteps, opts.initialBuffer, opts.firstWindow, opts.finalBuffer)
     : { numSteps: opts.numSteps, slowWindows: [] as Array<[number, number]> };
-  const kWarm = foldIn(key, WARMUP_STREAM);
-  const kFind = foldIn(key, FIND_STREAM);
+  const kWarm = foldIn(ctx.key, WARMUP_STREAM);
+  const kFind = foldIn(ctx.key, FIND_STREAM);
   let searches = 0;
 
   const da = new DualAveraging(opts.targetAccept);
   const reinitStepSize = (): void => {
     const found = findReasonableStepSize(
-      posterior, state, params.inverseMassMatrix, params.stepSize, opts.targetAccept, foldIn(kFind, searches++),
+      family, state, params.inverseMassMatrix, params.stepSize, opts.targetAccept, foldIn(kFind, searches++),
     );
     fge += found.fge;
     params.stepSize = found.stepSize;
@@ -292,12 +304,12 @@ export function windowAdaptation(
   const welford = new WelfordVariance(d);
   let windowIndex = 0;
   let accSum = 0;
-  const infos: HmcInfo[] = [];
+  let divergences = 0;
   for (let i = 0; i < opts.numSteps; i++) {
-    const info = hmcTransition(posterior, state, params, foldIn(kWarm, i));
-    infos.push(info);
+    const info = family.transition(state, params, foldIn(kWarm, i));
     fge += info.fge;
     accSum += info.acceptance;
+    if (info.diverging) divergences++;
     if (opts.adaptStepSize) params.stepSize = da.update(info.acceptance);
     const w = schedule.slowWindows[windowIndex];
     if (w && i >= w[0] && i < w[1]) {
@@ -313,11 +325,14 @@ export function windowAdaptation(
     }
   }
   if (opts.adaptStepSize && opts.numSteps > 0) params.stepSize = da.final;
+  const meanAcceptance = opts.numSteps > 0 ? accSum / opts.numSteps : Number.NaN;
   return {
-    state,
     params,
+    state,
     fge,
-    meanAcceptance: opts.numSteps > 0 ? accSum / opts.numSteps : Number.NaN,
-    infos,
+    report: {
+      warmup_acceptance: Number.isFinite(meanAcceptance) ? meanAcceptance : null,
+      warmup_divergences: divergences,
+    },
   };
 }

@@ -3,17 +3,17 @@ import { keyAt } from '../../rng/index.js';
 import { resolveChainSettings } from '../runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../registry.js';
 import { runChain, type ChainResult } from '../runner/chain.js';
-import { hmcConfigSchema, sampler as hmc, type HmcConfig } from '../hmc.js';
-import { hmcKernel, initHmcState, type HmcInfo } from './hmc.js';
+import { hmcConfigSchema, sampler as hmc, type HmcConfig } from './hmc.js';
+import { hmcFamily, hmcKernel, initHmcState, type HmcInfo } from './hmc.js';
 import { buildSchedule, windowAdaptation } from '../adaptation/window-adaptation.js';
 import { monomialPosterior, quadraticPosterior } from '../testing/targets.js';
 import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
-import type { Posterior } from './types.js';
+import type { Posterior } from '../../posterior/types.js';
 
 function runAll(posterior: Posterior, cfg: HmcConfig, chains: number, seed: number): ChainResult[] {
   const settings = resolveChainSettings({ count: chains });
   return Array.from({ length: chains }, (_, chain) =>
-    runChain({ posterior, def: hmc, cfg, chains: settings, seed, chain }),
+    runChain({ posterior, sampler: hmc.configure(cfg), chains: settings, seed, chain }),
   );
 }
 
@@ -133,8 +133,8 @@ describe('window adaptation', () => {
     const { posterior, variances } = quadraticPosterior({ dim: d, nBeta: 1, gamma: 1e-3, curvature });
     const cfg = hmcConfigSchema.parse({ draws: 300, warmup: 1000, num_integration_steps: 10, step_size: 0.5 });
     const preps = [0, 1].map((chain) =>
-      hmc.prepare({
-        posterior, cfg, chain, key: keyAt(5, 7, chain), init: Float64Array.from(posterior.wStar),
+      hmc.configure(cfg).prepare({
+        posterior, chain, key: keyAt(5, 7, chain), init: Float64Array.from(posterior.wStar),
         schedule: { steps: cfg.draws, burnIn: 0, evalEvery: 1 },
       }),
     );
@@ -159,10 +159,10 @@ describe('window adaptation', () => {
     // The chains adapted independently: different step sizes.
     expect(preps[0]!.tuned.step_size).not.toEqual(preps[1]!.tuned.step_size);
     // The mass matrix approximates the posterior variances (spanning 4 orders of magnitude).
-    const adapted = windowAdaptation(posterior, Float64Array.from(posterior.wStar), keyAt(9), {
-      numSteps: 1000, numIntegrationSteps: 10, initialStepSize: 0.5, targetAccept: 0.8,
-      adaptStepSize: true, adaptMassMatrix: true,
-    });
+    const family = hmcFamily(posterior, { numIntegrationSteps: 10, stepSizeJitter: 0 });
+    const adapted = windowAdaptation(family, {
+      numSteps: 1000, initialStepSize: 0.5, targetAccept: 0.8, adaptStepSize: true, adaptMassMatrix: true,
+    })({ posterior, init: Float64Array.from(posterior.wStar), key: keyAt(9) });
     for (let i = 0; i < d; i++) {
       const ratio = adapted.params.inverseMassMatrix[i]! / variances[i]!;
       expect(ratio).toBeGreaterThan(0.6);
@@ -173,8 +173,8 @@ describe('window adaptation', () => {
   it('honours adapt_step_size: false (the step size stays as configured)', () => {
     const { posterior } = quadraticPosterior({ dim: 4, nBeta: 100, gamma: 1 });
     const cfg = hmcConfigSchema.parse({ draws: 10, warmup: 100, step_size: 0.05, adapt_step_size: false });
-    const p = hmc.prepare({
-      posterior, cfg, chain: 0, key: keyAt(1), init: Float64Array.from(posterior.wStar),
+    const p = hmc.configure(cfg).prepare({
+      posterior, chain: 0, key: keyAt(1), init: Float64Array.from(posterior.wStar),
       schedule: { steps: 10, burnIn: 0, evalEvery: 1 },
     });
     expect(p.tuned.step_size).toBe(0.05);

@@ -3,17 +3,17 @@ import { keyAt, normal } from '../../rng/index.js';
 import { resolveChainSettings } from '../runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../registry.js';
 import { runChain, type ChainResult } from '../runner/chain.js';
-import { mclmcConfigSchema, sampler as mclmc, tuningStages, type MclmcConfig } from '../mclmc.js';
+import { mclmcConfigSchema, sampler as mclmc, tuningStages, type MclmcConfig } from './mclmc.js';
 import { initMclmcState, mclmcTransition, MCLMC_GRADS_PER_STEP } from './mclmc.js';
-import { essOneChain, StepSizePredictor } from '../adaptation/mclmc-tuning.js';
+import { StepSizePredictor } from '../adaptation/mclmc-tuning.js';
 import { quadraticPosterior } from '../testing/targets.js';
 import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
-import type { Posterior } from './types.js';
+import type { Posterior } from '../../posterior/types.js';
 
 function runAll(posterior: Posterior, cfg: MclmcConfig, chains: number, seed: number): ChainResult[] {
   const settings = resolveChainSettings({ count: chains });
   return Array.from({ length: chains }, (_, chain) =>
-    runChain({ posterior, def: mclmc, cfg, chains: settings, seed, chain }),
+    runChain({ posterior, sampler: mclmc.configure(cfg), chains: settings, seed, chain }),
   );
 }
 
@@ -79,19 +79,6 @@ describe('mclmc kernel', () => {
     expect(info.energy_change).toBe(0);
     expect(state.position).toEqual(before);
   });
-
-  it('single-chain ESS: ~n for white noise, ~n (1 - rho)/(1 + rho) for AR(1)', () => {
-    const n = 4000;
-    const z = normal(keyAt(42), n);
-    const noise = z;
-    const ar = new Float64Array(n);
-    ar[0] = z[0]!;
-    for (let i = 1; i < n; i++) ar[i] = 0.9 * ar[i - 1]! + Math.sqrt(1 - 0.81) * z[i]!;
-    const essAr = essOneChain(ar, n, 1, 0);
-    expect(essAr / n).toBeGreaterThan(0.5 * (0.1 / 1.9));
-    expect(essAr / n).toBeLessThan(2 * (0.1 / 1.9));
-    expect(essOneChain(noise, n, 1, 0) / n).toBeGreaterThan(0.5);
-  });
 });
 
 describe('mclmc step-size tuning', () => {
@@ -127,7 +114,7 @@ describe('mclmc step-size tuning', () => {
     const ratios: number[] = [];
     for (let seed = 0; seed < 8; seed++) {
       for (let chain = 0; chain < 4; chain++) {
-        const r = runChain({ posterior, def: mclmc, cfg, chains: settings, seed, chain });
+        const r = runChain({ posterior, sampler: mclmc.configure(cfg), chains: settings, seed, chain });
         ratios.push((r.tuned.tuning_energy_var_per_dim as number) / cfg.desired_energy_var);
       }
     }
@@ -186,14 +173,14 @@ describe('mclmc against the exact answer', () => {
   it('honours L and step_size overrides (no tuning of the given value)', () => {
     const { posterior } = quadraticPosterior({ dim: 10, nBeta: 100, gamma: 1 });
     const cfg = mclmcConfigSchema.parse({ draws: 10, L: 0.3, step_size: 0.05 });
-    const p = mclmc.prepare({
-      posterior, cfg, chain: 0, key: keyAt(1), init: Float64Array.from(posterior.wStar),
+    const p = mclmc.configure(cfg).prepare({
+      posterior, chain: 0, key: keyAt(1), init: Float64Array.from(posterior.wStar),
       schedule: { steps: 10, burnIn: 0, evalEvery: 1 },
     });
     expect(p.tuned.L).toBe(0.3);
     expect(p.tuned.step_size).toBe(0.05);
-    const onlyL = mclmc.prepare({
-      posterior, cfg: mclmcConfigSchema.parse({ draws: 10, L: 0.3 }), chain: 0, key: keyAt(1),
+    const onlyL = mclmc.configure(mclmcConfigSchema.parse({ draws: 10, L: 0.3 })).prepare({
+      posterior, chain: 0, key: keyAt(1),
       init: Float64Array.from(posterior.wStar), schedule: { steps: 10, burnIn: 0, evalEvery: 1 },
     });
     expect(onlyL.tuned.L).toBe(0.3);

@@ -168,20 +168,6 @@ describe('SGLD auto length', () => {
 });
 
 describe('chain runner', () => {
-  it('gives identical traces with 1 and 2 worker threads', async () => {
-    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
-    const loaded = await loadSampler('sgld');
-    const cfg = resolveSamplerConfig(loaded, { steps: 300, eval_every: 10, calibration_steps: 40, calibration_rounds: 2 });
-    const one = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 3, threads: 1 }), seed: 9 });
-    const two = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 3, threads: 2 }), seed: 9 });
-    expect(Object.keys(two.columns)).toEqual(Object.keys(one.columns));
-    for (const name of Object.keys(one.columns)) {
-      if (name === 'time_s') continue;
-      expect(Array.from(two.columns[name]!), name).toEqual(Array.from(one.columns[name]!));
-    }
-    expect(two.results.map((r) => r.tuned)).toEqual(one.results.map((r) => r.tuned));
-  }, 60_000);
-
   it('stops a chain that goes NaN, records why, and lets the others finish', async () => {
     const base = quadraticLoss(centre, N);
     const chains = resolveChainSettings({ count: 4, init_noise: 0.01 });
@@ -202,7 +188,7 @@ describe('chain runner', () => {
     };
     const post = makePosterior({ loss, wStar: centre });
     const cfg = resolveSamplerConfig(await loadSampler('sgld'), { step_size: 1e-12, steps: 100, eval_every: 10 });
-    const results = [0, 1, 2, 3].map((chain) => runChain({ posterior: post, def: sgld as never, cfg, chains, seed: 21, chain }));
+    const results = [0, 1, 2, 3].map((chain) => runChain({ posterior: post, sampler: sgld.configure(cfg), chains, seed: 21, chain }));
     const failed = results.filter((r) => r.failure !== null);
     const ok = results.filter((r) => r.failure === null);
     expect(failed.length).toBe(2);
@@ -218,8 +204,8 @@ describe('chain runner', () => {
 
 describe('bad input', () => {
   it('rejects an unknown sampler, listing the valid ones', async () => {
-    await expect(loadSampler('nuts')).rejects.toThrow(UnknownSamplerError);
-    await expect(loadSampler('nuts')).rejects.toThrow(/valid samplers: sgld, rmsprop_sgld, adam_sgld, sgnht/);
+    expect(() => loadSampler('nuts')).toThrow(UnknownSamplerError);
+    expect(() => loadSampler('nuts')).toThrow(/valid samplers: sgld, sgnht, hmc, mclmc, vi.*rmsprop_sgld, adam_sgld/);
   });
 
   it('rejects step sizes <= 0 and unknown keys, naming the key', async () => {
@@ -242,9 +228,10 @@ describe('bad input', () => {
 describe('SGLD pooled step', () => {
   it('is the median of the chains steps, never above the tightest chain stability cap', () => {
     const tuned = [1e-4, 2e-4, 3e-4, 4e-4].map((step_size) => ({ step_size, localizer_gamma: 1 }));
-    const free = sgld.share!(tuned);
+    const pooled = sgld.configure(sgld.parseConfig({}));
+    const free = pooled.share!(tuned);
     expect(free.step_size).toBeCloseTo(Math.sqrt(2e-4 * 3e-4), 15);
-    const capped = sgld.share!(
+    const capped = pooled.share!(
       tuned.map((t, i) => ({ ...t, calibration: { stability_cap: [5e-4, 1.5e-4, 6e-4, 7e-4][i] } })),
     );
     expect(capped.step_size).toBe(1.5e-4);

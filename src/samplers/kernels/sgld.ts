@@ -38,10 +38,11 @@
  * devinterp's MalaAcceptanceRate does). Costs one extra minibatch gradient per diagnosed step.
  */
 import { z } from 'zod';
+import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import type { PrepareContext, Prepared, SamplerDef, Schedule, SharedTuning, TunedValue } from '../runner/chain.js';
-import { calibrateStepSize, calibrationFields, stepSizeSchema } from '../adaptation/calibrate.js';
+import type { Posterior, SamplerState, StepInfo } from './types.js';
+import { defineSampler, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
+import { calibrationFields, stepCalibration, stepSizeSchema, type CalibratedKernel } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;
@@ -101,12 +102,8 @@ export interface SgldKernelOptions {
   malaEvery: number;
 }
 
-export interface SgldKernel extends Kernel<SgldState, SgldInfo> {
-  /** Per-coordinate step sizes eps_i the last step used (for calibration and tests). */
-  readonly stepSizes: Float64Array;
-  /** The rows of the last step's minibatch (undefined: full data). */
-  readonly lastRows: Int32Array | undefined;
-  stepSize: number;
+export interface SgldKernel extends CalibratedKernel<SgldState> {
+  step(state: SgldState, key: Key): { state: SgldState; info: SgldInfo };
 }
 
 /**
@@ -116,7 +113,7 @@ export interface SgldKernel extends Kernel<SgldState, SgldInfo> {
 export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKernel {
   const d = posterior.dim;
   const n = posterior.n;
-  const { gamma, nBeta, wStar, loss } = posterior;
+  const { gamma, nBeta, wStar } = posterior;
   const draws = stepDraws(n, o.batchSize);
   const { rows, fge } = draws;
   const g = new Float64Array(d);
@@ -137,11 +134,17 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
     init(position: Float64Array): SgldState {
       return { position: Float64Array.from(position), v: new Float64Array(d).fill(1), m: new Float64Array(d), t: 0 };
     },
+    copyState(from: SgldState, to: SgldState): void {
+      to.position.set(from.position);
+      to.v.set(from.v);
+      to.m.set(from.m);
+      to.t = from.t;
+    },
     step(state: SgldState, key: Key): { state: SgldState; info: SgldInfo } {
       const w = state.position;
       const eps = kernel.stepSize;
       draws.drawRows(key);
-      const Lb = loss.lossAndGrad(w, g, rows);
+      const Lb = posterior.lossAndGrad(w, g, rows);
       draws.drawNoise(key, xi);
       state.t += 1;
       const t = state.t;
@@ -179,7 +182,7 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
           prop[i] = w[i]! - 0.5 * e * drift + Math.sqrt(e) * xi[i]!;
           logQfwd += -0.5 * xi[i]! * xi[i]!;
         }
-        const Lp = loss.lossAndGrad(prop, gProp, rows);
+        const Lp = posterior.lossAndGrad(prop, gProp, rows);
         fgeStep += fge;
         let sq = 0;
         let logQrev = 0;
@@ -224,32 +227,31 @@ export function sgldKernelOptions(cfg: SgldConfig, stepSize: number): SgldKernel
   };
 }
 
-function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared<SgldState> {
+function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared {
   const { posterior, cfg } = ctx;
+  let kernel: SgldKernel;
+  let prepared: Omit<Prepared, 'adopt'>;
   if (cfg.step_size !== 'auto') {
-    const kernel = sgldKernel(posterior, sgldKernelOptions(cfg, cfg.step_size));
-    return { kernel, tuned: { step_size: cfg.step_size, step_size_source: 'config', localizer_gamma: posterior.gamma }, fge: 0 };
+    kernel = sgldKernel(posterior, sgldKernelOptions(cfg, cfg.step_size));
+    prepared = { kernel, tuned: { step_size: cfg.step_size, step_size_source: 'config', localizer_gamma: posterior.gamma }, fge: 0 };
+  } else {
+    kernel = sgldKernel(posterior, sgldKernelOptions(cfg, 1));
+    const cal = stepCalibration(kernel, {
+      targetBias: cfg.target_bias,
+      roundSteps: cfg.calibration_steps,
+      rounds: cfg.calibration_rounds,
+      probes: cfg.calibration_probes,
+      minSteps: cfg.precond === 'none' ? 0 : Math.ceil(3 / (1 - cfg.beta2)),
+      biasFactor: cfg.precond === 'adam' ? (1 + cfg.beta1) / (1 - cfg.beta1) : 1,
+    })(ctx);
+    prepared = {
+      kernel,
+      state: cal.state,
+      tuned: { step_size: cal.params.stepSize, step_size_source: 'calibrated', localizer_gamma: posterior.gamma, calibration: toJsonObject(cal.report) },
+      fge: cal.fge,
+    };
   }
-  const kernel = sgldKernel(posterior, sgldKernelOptions(cfg, 1));
-  const cal = calibrateStepSize({
-    posterior,
-    kernel,
-    init: ctx.init,
-    key: ctx.key,
-    targetBias: cfg.target_bias,
-    roundSteps: cfg.calibration_steps,
-    rounds: cfg.calibration_rounds,
-    probes: cfg.calibration_probes,
-    minSteps: cfg.precond === 'none' ? 0 : Math.ceil(3 / (1 - cfg.beta2)),
-    biasFactor: cfg.precond === 'adam' ? (1 + cfg.beta1) / (1 - cfg.beta1) : 1,
-  });
-  kernel.stepSize = cal.stepSize;
-  return {
-    kernel,
-    state: cal.state,
-    tuned: { step_size: cal.stepSize, step_size_source: 'calibrated', localizer_gamma: posterior.gamma, calibration: cal.report },
-    fge: cal.fge,
-  };
+  return { ...prepared, adopt: (shared) => adoptSgld(kernel, prepared.tuned, shared, cfg) };
 }
 
 /** The median (of an even count: the geometric mean of the middle two, steps being scales). */
@@ -260,9 +262,10 @@ function medianStep(xs: readonly number[]): number {
 }
 
 /** A chain's calibrated stability cap on the step, when its calibration reported one. */
-function stabilityCapOf(tuned: Record<string, TunedValue>): number | null {
-  const report = tuned.calibration as { stability_cap?: unknown } | undefined;
-  const cap = Number(report?.stability_cap);
+function stabilityCapOf(tuned: TunedValues): number | null {
+  const report = tuned.calibration;
+  if (report === null || typeof report !== 'object' || Array.isArray(report)) return null;
+  const cap = Number(report.stability_cap);
   return Number.isFinite(cap) && cap > 0 ? cap : null;
 }
 
@@ -271,7 +274,7 @@ function stabilityCapOf(tuned: Record<string, TunedValue>): number | null {
  * larger than the tightest chain's stability cap: the median of steps that each sit on their
  * own chain's cap can exceed another chain's cap.
  */
-function shareSgld(tuned: readonly Record<string, TunedValue>[]): SharedTuning {
+function shareSgld(tuned: readonly TunedValues[]): SharedTuning {
   const steps = tuned.map((t) => Number(t.step_size));
   const gamma = Number(tuned[0]?.localizer_gamma);
   if (!steps.every((x) => Number.isFinite(x) && x > 0) || !(gamma > 0)) {
@@ -282,16 +285,16 @@ function shareSgld(tuned: readonly Record<string, TunedValue>[]): SharedTuning {
   return { step_size: step, localizer_gamma: gamma, chains: steps.length };
 }
 
-function adoptSgld(prepared: Prepared, shared: SharedTuning, cfg: SgldConfig): Record<string, TunedValue> {
+/** Puts a chain's kernel on the run's step; the chain's final tuned values. */
+function adoptSgld(kernel: SgldKernel, own: TunedValues, shared: SharedTuning, cfg: SgldConfig): TunedValues {
   const eps = Number(shared.step_size);
-  (prepared.kernel as SgldKernel).stepSize = eps;
-  const own = prepared.tuned;
+  kernel.stepSize = eps;
   const schedule = sgldSchedule(cfg, shared);
   return {
     ...own,
     step_size: eps,
     ...(own.step_size_source === 'calibrated'
-      ? { chain_step_size: own.step_size, step_size_source: `calibrated (median of ${String(shared.chains)} chains)` }
+      ? { chain_step_size: own.step_size ?? null, step_size_source: `calibrated (median of ${String(shared.chains)} chains)` }
       : {}),
     relaxation_steps: relaxationSteps(eps, Number(shared.localizer_gamma)),
     ...(cfg.steps === 'auto' ? { auto_steps: schedule.steps, auto_burn_in: schedule.burnIn, steps_capped: schedule.steps >= cfg.max_steps } : {}),
@@ -390,13 +393,13 @@ export function sgldSchedule(cfg: ScheduleConfig, shared?: SharedTuning): Schedu
   return { steps, burnIn, evalEvery };
 }
 
-export const sampler: SamplerDef<SgldConfig> = {
+export const sampler = defineSampler<SgldConfig>({
   name: 'sgld',
   summary: 'SGLD with optional RMSProp/Adam preconditioning; step size calibrated from the target by default',
   schema: sgldSchema,
+  traits: { family: 'stochastic-gradient', bias: 'discretisation', shares: ['step_size'], thresholds: {} },
   schedule: sgldSchedule,
-  prepare: prepareSgld as (ctx: PrepareContext<SgldConfig>) => Prepared,
+  prepare: prepareSgld,
   share: shareSgld,
-  adopt: adoptSgld,
   columns: (cfg) => (cfg.mala_every > 0 ? ['step_size', 'mala_acceptance'] : ['step_size']),
-};
+});

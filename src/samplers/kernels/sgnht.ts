@@ -12,11 +12,12 @@
  * (calibrate.ts) and uses h = sqrt(eps); its pilot rounds are counted as tuning work.
  */
 import { z } from 'zod';
+import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
-import type { PrepareContext, Prepared, SamplerDef } from '../runner/chain.js';
+import { defineSampler, type PrepareContext, type Prepared } from '../sampler.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
-import { calibrateStepSize, calibrationFields, stepSizeSchema } from '../adaptation/calibrate.js';
+import { calibrationFields, stepCalibration, stepSizeSchema } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const sgnhtSchema = z
@@ -96,31 +97,28 @@ function prepareSgnht(ctx: PrepareContext<SgnhtConfig>): Prepared {
     return { kernel: sgnhtKernel(posterior, { ...opts, stepSize: cfg.step_size }), tuned: { step_size: cfg.step_size, step_size_source: 'config' }, fge: 0 };
   }
   const pilot = sgldKernel(posterior, { stepSize: 1, batchSize: cfg.batch_size, precond: 'none', beta1: 0.9, beta2: 0.999, precondEps: 1, malaEvery: 0 });
-  const cal = calibrateStepSize({
-    posterior,
-    kernel: pilot,
-    init: ctx.init,
-    key: ctx.key,
+  const cal = stepCalibration(pilot, {
     targetBias: cfg.target_bias,
     roundSteps: cfg.calibration_steps,
     rounds: cfg.calibration_rounds,
     probes: cfg.calibration_probes,
-  });
-  const h = Math.sqrt(cal.stepSize);
+  })(ctx);
+  const h = Math.sqrt(cal.params.stepSize);
   const kernel = sgnhtKernel(posterior, { ...opts, stepSize: h });
   return {
     kernel,
     state: kernel.init(cal.state.position, ctx.key),
-    tuned: { step_size: h, sgld_step_size: cal.stepSize, step_size_source: 'calibrated', calibration: cal.report },
+    tuned: { step_size: h, sgld_step_size: cal.params.stepSize, step_size_source: 'calibrated', calibration: toJsonObject(cal.report) },
     fge: cal.fge,
   };
 }
 
-export const sampler: SamplerDef<SgnhtConfig> = {
+export const sampler = defineSampler<SgnhtConfig>({
   name: 'sgnht',
   summary: 'Stochastic gradient Nose-Hoover thermostat; step calibrated through SGLD by default',
   schema: sgnhtSchema,
+  traits: { family: 'stochastic-gradient', bias: 'discretisation', shares: [], thresholds: {} },
   schedule: sgldSchedule,
-  prepare: prepareSgnht as (ctx: PrepareContext<SgnhtConfig>) => Prepared,
+  prepare: prepareSgnht,
   columns: ['thermostat', 'kinetic_temperature'],
-};
+});

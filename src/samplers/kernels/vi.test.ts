@@ -13,7 +13,7 @@ import type { Posterior } from './types.js';
 
 function runAll(posterior: Posterior, cfg: ViConfig, chains: number, seed: number): ChainResult[] {
   const settings = resolveChainSettings({ count: chains });
-  return Array.from({ length: chains }, (_, chain) => runChain({ posterior, def: vi, cfg, chains: settings, seed, chain }));
+  return Array.from({ length: chains }, (_, chain) => runChain({ posterior, sampler: vi.configure(cfg), chains: settings, seed, chain }));
 }
 
 /** Fits q with the kernel directly; returns the final state. */
@@ -258,7 +258,7 @@ describe('vi work', () => {
       },
     };
     const cfg = viConfigSchema.parse({ steps: 80, M: 3, r: 1, eval_every: 20, draws_per_eval: 7, batch_size: 25 });
-    const r = runChain({ posterior: counted, def: vi, cfg, chains: resolveChainSettings({ count: 1 }), seed: 3, chain: 0 });
+    const r = runChain({ posterior: counted, sampler: vi.configure(cfg), chains: resolveChainSettings({ count: 1 }), seed: 3, chain: 0 });
     // burn-in 40: rows at steps 60 and 80; per step 3 components x 25/100 FGE.
     expect([...r.columns.step!]).toEqual([60, 80]);
     expect(losses).toBe(2 * 7);

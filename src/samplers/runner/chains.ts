@@ -1,32 +1,27 @@
 /**
- * Runs all chains of a run, in this thread or in worker threads (piscina). The numbers do
- * not depend on which: every chain's keys come from (seed, chain, step) only, and the
- * chains are reassembled in chain order.
+ * Runs all chains of a run, in this thread or in worker threads: the only sampling code that
+ * starts threads (tasks/sample.ts, the other caller of the store, writes what it returns). The
+ * numbers do not depend on where a chain runs: every chain's keys come from (seed, chain, step)
+ * only, and the chains are reassembled in chain order.
  *
- * A sampler that pools its tuning over the chains (SamplerDef.share, e.g. SGLD's one step size
- * per run) runs in two phases: every chain is tuned, the tuning is pooled, then every chain
- * samples with the pooled values. In this thread the tuned chains are kept between the phases;
- * in workers, phase 1 returns each chain's tuned values and phase 2 repeats the (deterministic)
- * tuning before sampling, so the traces are the same whatever the thread count.
+ * Each chain is prepared (adapted) exactly once, whatever the thread count. With threads, the
+ * chains are dealt to `threads` workers (chain c to worker c mod threads); a worker keeps its
+ * prepared chains until it samples them. A sampler that pools its tuning over the chains
+ * (SamplerTraits.shares, e.g. SGLD's one step size per run) runs in two phases: every chain is
+ * prepared and reports its tuned values, the runner pools them, then every chain samples with the
+ * pooled values.
  */
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
-import { openPosterior, type PosteriorSource } from '../../posterior/source.js';
-import type { Posterior } from '../kernels/types.js';
-import type { ChainSettings } from './settings.js';
-import { loadSampler } from '../registry.js';
 import {
-  concatTraces,
-  prepareChain,
-  resolveSchedule,
-  sampleChain,
-  shareTuning,
-  type ChainResult,
-  type Progress,
-  type Schedule,
-  type SharedTuning,
-  type TunedValue,
-} from './chain.js';
+  chainWorkerMessage, parseContract, type ChainResult, type ChainSettings, type ChainWorkerInit, type ChainWorkerShare,
+  type JsonObject, type PosteriorSource,
+} from '../../contracts/index.js';
+import { openPosterior } from '../../posterior/source.js';
+import type { Posterior } from '../../posterior/types.js';
+import type { ConfiguredSampler, Schedule, SharedTuning, TunedValues } from '../sampler.js';
+import { loadSampler } from '../registry.js';
+import { concatTraces, prepareChain, resolveSchedule, sampleChain, shareTuning, type Progress } from './chain.js';
 
 export interface RunChainsRequest {
   /** Needed when chains.threads > 1 (workers rebuild the posterior from it). */
@@ -36,10 +31,12 @@ export interface RunChainsRequest {
   /** Sampler name or alias. */
   sampler: string;
   /** The sampler's resolved config (registry.resolveSamplerConfig). */
-  cfg: Record<string, unknown>;
+  cfg: JsonObject;
   chains: ChainSettings;
   seed: number;
   onProgress?: (p: Progress) => void;
+  /** Called once for each chain when it is prepared (adapted), wherever it runs. */
+  onPrepared?: (chain: number) => void;
 }
 
 export interface RunChainsResult {
@@ -48,29 +45,11 @@ export interface RunChainsResult {
   schedule: Schedule;
 }
 
-/** One chain's work as a worker task (plain data). */
-export interface ChainTask {
-  source: PosteriorSource;
-  sampler: string;
-  cfg: Record<string, unknown>;
-  chains: ChainSettings;
-  seed: number;
-  chain: number;
-  /** 'tune': prepare only and return the chain's tuned values; else run it whole. */
-  phase?: 'tune' | 'run';
-  /** The run's pooled tuning (phase 'run' of a sampler with `share`). */
-  shared?: SharedTuning;
-  port?: import('node:worker_threads').MessagePort;
-}
-
 export async function runChains(req: RunChainsRequest): Promise<RunChainsResult> {
-  const loaded = await loadSampler(req.sampler);
-  const def = loaded.def;
-  resolveSchedule(def, req.cfg, req.chains); // config errors before any work
-  const count = req.chains.count;
-  const threads = Math.min(req.chains.threads, count);
-  let results: ChainResult[];
-  let shared: SharedTuning | undefined;
+  const sampler = loadSampler(req.sampler).sampler.configure(req.cfg);
+  resolveSchedule(sampler, req.chains); // config errors before any work
+  const threads = Math.min(req.chains.threads, req.chains.count);
+  let out: { results: ChainResult[]; shared: SharedTuning | undefined };
   if (threads <= 1) {
     let opened: Awaited<ReturnType<typeof openPosterior>> | null = null;
     let posterior = req.posterior;
@@ -79,69 +58,113 @@ export async function runChains(req: RunChainsRequest): Promise<RunChainsResult>
       opened = await openPosterior(req.source);
       posterior = opened.posterior;
     }
-    results = [];
     try {
-      const base = { posterior, def, cfg: req.cfg, chains: req.chains, seed: req.seed };
-      const opts = { ...base, ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
-      if (def.share) {
-        const prepared = Array.from({ length: count }, (_, chain) => prepareChain({ ...base, chain }));
-        shared = shareTuning(def, req.cfg, prepared.map((p) => p.prepared.tuned));
-        for (const p of prepared) results.push(sampleChain({ ...opts, chain: p.chain }, p, shared));
-      } else {
-        for (let c = 0; c < count; c++) results.push(sampleChain({ ...opts, chain: c }, prepareChain({ ...base, chain: c }), undefined));
-      }
+      out = runHere(req, sampler, posterior);
     } finally {
       opened?.dispose();
     }
   } else {
     if (!req.source) throw new Error('running chains in threads needs a serialisable posterior source');
-    const out = await runInWorkers(req, req.source, threads, def.share !== undefined);
-    results = out.results;
-    shared = out.shared;
+    out = await runInWorkers(req, req.source, sampler, threads);
   }
-  results.sort((a, b) => a.chain - b.chain);
-  return { results, columns: concatTraces(results), schedule: resolveSchedule(def, req.cfg, req.chains, shared) };
+  const results = [...out.results].sort((a, b) => a.chain - b.chain);
+  return { results, columns: concatTraces(results), schedule: resolveSchedule(sampler, req.chains, out.shared) };
+}
+
+function runHere(req: RunChainsRequest, sampler: ConfiguredSampler, posterior: Posterior): { results: ChainResult[]; shared: SharedTuning | undefined } {
+  const base = { posterior, sampler, chains: req.chains, seed: req.seed };
+  const opts = { ...base, ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
+  const chains = Array.from({ length: req.chains.count }, (_, c) => c);
+  const prepare = (chain: number): ReturnType<typeof prepareChain> => {
+    const p = prepareChain({ ...base, chain });
+    req.onPrepared?.(chain);
+    return p;
+  };
+  if (sampler.share) {
+    const prepared = chains.map(prepare);
+    const shared = shareTuning(sampler, prepared.map((p) => p.prepared.tuned));
+    return { results: prepared.map((p) => sampleChain({ ...opts, chain: p.chain }, p, shared)), shared };
+  }
+  return { results: chains.map((c) => sampleChain({ ...opts, chain: c }, prepare(c), undefined)), shared: undefined };
+}
+
+/** The worker thread's entry: the compiled file, or from source a bootstrap that loads TypeScript. */
+function workerFile(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './chain-worker-tsx.mjs' : './chain-worker.js', import.meta.url);
 }
 
 async function runInWorkers(
   req: RunChainsRequest,
   source: PosteriorSource,
+  sampler: ConfiguredSampler,
   threads: number,
-  pools: boolean,
 ): Promise<{ results: ChainResult[]; shared: SharedTuning | undefined }> {
-  const { Piscina } = await import('piscina');
-  // Under tsx/vitest this file is TypeScript: the worker needs the tsx loader too.
-  const isTs = import.meta.url.endsWith('.ts');
-  const filename = fileURLToPath(new URL(isTs ? './chain-worker.ts' : './chain-worker.js', import.meta.url));
-  const pool = new Piscina({
-    filename,
-    minThreads: threads,
-    maxThreads: threads,
-    ...(isTs ? { execArgv: [...process.execArgv.filter((a) => !a.startsWith('--input-type')), '--import', 'tsx'] } : {}),
-  });
+  const pools = sampler.share !== undefined;
+  const workers: Worker[] = [];
+  const results: ChainResult[] = [];
+  const tuned = new Map<number, TunedValues>();
+  let shared: SharedTuning | undefined;
   try {
-    let shared: SharedTuning | undefined;
-    if (pools) {
-      const tuned = await Promise.all(
-        Array.from({ length: req.chains.count }, (_, chain) => {
-          const task: ChainTask = { source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chain, phase: 'tune' };
-          return pool.run(task) as Promise<Record<string, TunedValue>>;
-        }),
-      );
-      const loaded = await loadSampler(req.sampler);
-      shared = shareTuning(loaded.def, req.cfg, tuned);
-    }
-    const tasks = Array.from({ length: req.chains.count }, (_, chain) => {
-      const task: ChainTask = { source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chain, ...(shared ? { shared } : {}) };
-      if (!req.onProgress) return pool.run(task) as Promise<ChainResult>;
-      const { port1, port2 } = new MessageChannel();
-      const onProgress = req.onProgress;
-      port1.on('message', (p: Progress) => onProgress(p));
-      task.port = port2;
-      return (pool.run(task, { transferList: [port2] }) as Promise<ChainResult>).finally(() => port1.close());
+    await new Promise<void>((resolve, reject) => {
+      let running = threads;
+      const fail = (err: Error): void => reject(err);
+      for (let w = 0; w < threads; w++) {
+        const chainIds = Array.from({ length: req.chains.count }, (_, c) => c).filter((c) => c % threads === w);
+        const init: ChainWorkerInit = {
+          source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chainIds, progress: req.onProgress !== undefined,
+        };
+        const worker = new Worker(fileURLToPath(workerFile()), { workerData: init });
+        workers.push(worker);
+        worker.on('message', (raw: unknown) => {
+          let msg;
+          try {
+            msg = parseContract(chainWorkerMessage, raw, `chain worker ${w}`, 'chain worker message');
+          } catch (err) {
+            fail(err as Error);
+            return;
+          }
+          switch (msg.type) {
+            case 'prepared':
+              req.onPrepared?.(msg.chain);
+              tuned.set(msg.chain, msg.tuned);
+              if (pools && tuned.size === req.chains.count) {
+                try {
+                  // Pooled in chain order, as in one thread.
+                  shared = shareTuning(sampler, [...tuned.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t));
+                } catch (err) {
+                  fail(err as Error);
+                  return;
+                }
+                const share: ChainWorkerShare = { type: 'share', shared: shared ?? {} };
+                for (const x of workers) x.postMessage(share);
+              }
+              break;
+            case 'progress':
+              req.onProgress?.(msg.progress);
+              break;
+            case 'result':
+              results.push(msg.result);
+              break;
+            case 'error': {
+              const err = new Error(msg.message);
+              if (msg.stack) err.stack = msg.stack;
+              fail(err);
+              break;
+            }
+          }
+        });
+        worker.on('error', fail);
+        worker.on('exit', (code) => {
+          if (code !== 0) fail(new Error(`chain worker ${w} exited with code ${code}`));
+          else if (--running === 0) resolve();
+        });
+      }
     });
-    return { results: await Promise.all(tasks), shared };
   } finally {
-    await pool.destroy();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
+  if (results.length !== req.chains.count) {
+    throw new Error(`chain workers returned ${results.length} of ${req.chains.count} chains`);
+  }
+  return { results, shared };
 }

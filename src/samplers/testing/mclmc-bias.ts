@@ -7,7 +7,7 @@
  */
 import { resolveChainSettings } from '../runner/settings.js';
 import { runChain } from '../runner/chain.js';
-import { mclmcConfigSchema, sampler as mclmc } from '../mclmc.js';
+import { sampler as mclmc } from '../kernels/mclmc.js';
 import { quadraticPosterior } from './targets.js';
 import { mcseMean, mean as pmean } from '../../diagnostics/index.js';
 if (process.argv.length < 4) throw new Error('usage: mclmc-bias.ts DEV[,DEV...] SEED[,SEED...] [DRAWS]');
@@ -18,9 +18,9 @@ const { posterior, exactLlc } = quadraticPosterior({ dim: 10, nBeta: 100, gamma:
 for (const dev of devs) {
   const out: string[] = [];
   for (const seed of seeds) {
-    const cfg = mclmcConfigSchema.parse({ draws, desired_energy_var: dev });
+    const sampler = mclmc.configure(mclmc.parseConfig({ draws, desired_energy_var: dev }));
     const settings = resolveChainSettings({ count: 4 });
-    const res = [0, 1, 2, 3].map((chain) => runChain({ posterior, def: mclmc, cfg, chains: settings, seed, chain }));
+    const res = [0, 1, 2, 3].map((chain) => runChain({ posterior, sampler, chains: settings, seed, chain }));
     const ch = res.map((r) => r.columns.llc!);
     const m = pmean(ch).value!;
     const se = mcseMean(ch).value!;

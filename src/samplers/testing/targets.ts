@@ -61,7 +61,7 @@ export function monomialPosterior(k: number, nBeta: number): Posterior {
     nBeta,
     wStar: new Float64Array(1),
     L0: 0,
-    loss,
+    lossAndGrad: (w, grad) => loss.lossAndGrad(w, grad),
     potentialAndGrad(w, grad) {
       const L = loss.lossAndGrad(w, grad);
       grad[0] = nBeta * grad[0]!;
