@@ -4,6 +4,7 @@ import { storeHome } from '../store/index.js';
 import { sampleTask } from '../tasks/sample.js';
 import { posteriorLayer, parseContract, samplerEntry, type SamplerEntry } from '../contracts/index.js';
 import { chainsLayerOf } from '../samplers/runner/settings.js';
+import { samplerNames } from '../samplers/registry.js';
 import type { Progress } from '../samplers/runner/chain.js';
 
 /**
@@ -19,7 +20,7 @@ export function registerSample(program: Command): void {
     .command('sample')
     .description('Sample a built target with one sampler; prints the run directory')
     .requiredOption('--target <id>', 'target id (from lambda-hat build)')
-    .requiredOption('--sampler <name>', 'sampler name (sgld, rmsprop_sgld, adam_sgld, sgnht, hmc, mclmc, vi)')
+    .requiredOption('--sampler <name>', `sampler name (${samplerNames().join(', ')})`)
     .option('--config <file>', 'YAML with the sampler config (overrides, seed, posterior, chains)')
     .option('--set <k=v>', 'override a config key (dotted path, YAML value); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threads <n>', 'worker threads for the chains (numbers do not change)', (v) => Number.parseInt(v, 10))

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { applySets, formatConfigError } from '../config/load.js';
 import { formatTable, runValidation, type CaseResult } from '../validate/suite.js';
+import { samplerNames } from '../samplers/registry.js';
 
 /**
  * `lambda-hat validate [--sampler sgld] [--set k=v]... [--json] [--quick]`: the ground-truth
@@ -11,7 +12,7 @@ export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('Check a sampler against known learning coefficients (quadratic, linear, deep linear networks)')
-    .option('--sampler <name>', 'sampler to validate', 'sgld')
+    .option('--sampler <name>', `sampler to validate (${samplerNames().join(', ')})`, 'sgld')
     .option('--set <k=v>', 'sampler override (YAML value); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print the results as JSON')
     .option('--quick', 'smaller n and fewer steps (a smoke test, not a verdict)')

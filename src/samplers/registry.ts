@@ -12,8 +12,9 @@ import { sampler as sgnht } from './kernels/sgnht.js';
 import { sampler as hmc } from './kernels/hmc.js';
 import { sampler as mclmc } from './kernels/mclmc.js';
 import { sampler as vi } from './kernels/vi.js';
+import { sampler as mala } from './kernels/mala.js';
 
-const SAMPLERS: readonly Sampler[] = [sgld, sgnht, hmc, mclmc, vi];
+const SAMPLERS: readonly Sampler[] = [sgld, sgnht, hmc, mclmc, vi, mala];
 
 const ALIASES: Readonly<Record<string, { of: Sampler; fixed: JsonObject }>> = {
   rmsprop_sgld: { of: sgld, fixed: { precond: 'rmsprop' } },

@@ -164,6 +164,16 @@ async function runCase(
 const ADAM_NOTE =
   "adam_sgld: expected to exceed the exact value: Adam's EMA drift has its own stationary law (sgld.ts quadraticAdamSgldLambda), and its adaptive v adds a further, unmodelled excess";
 
+/** --quick run length: 4000 steps for a step-based sampler, 2000 draws for a draw-based one. */
+function quickLength(loaded: ReturnType<typeof loadSampler>): { steps: number } | { draws: number } {
+  try {
+    loaded.sampler.parseConfig({ steps: 4000 });
+    return { steps: 4000 };
+  } catch {
+    return { draws: 2000 };
+  }
+}
+
 export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]> {
   const loaded = await loadSampler(opts.sampler);
   const quick = opts.quick ?? false;
@@ -213,7 +223,7 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
       const truth = dlnLearningCoefficient(c.widths, c.rank).lambda;
       // --quick: a fixed short run (a smoke test, not a verdict); the full suite uses the
       // sampler's defaults (SGLD: auto length in localiser relaxation times).
-      const cfg = resolveSamplerConfig(loaded, { ...(quick && loaded.sampler.name === 'sgld' ? { steps: 4000, eval_every: 20 } : quick ? { steps: 4000 } : {}), ...opts.overrides });
+      const cfg = resolveSamplerConfig(loaded, { ...(quick && loaded.sampler.name === 'sgld' ? { steps: 4000, eval_every: 20 } : quick ? quickLength(loaded) : {}), ...opts.overrides });
       push(await runCase(c.name, c.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, opts, cfg));
     } finally {
       model.dispose();

@@ -132,6 +132,18 @@ describe('diagnose task', () => {
     expect(a.warnings.join('\n')).toMatch(/negative λ̂/);
   });
 
+  it("takes acceptance thresholds and caveats from the sampler's declared traits, not its name", () => {
+    const low = { acceptance: 0.3, divergences: 0 };
+    const w = (sampler: string): string =>
+      analyze(writeSyntheticRun(home, { runId: `run_acc_${sampler}`, sampler, hmc: low, draws: 200, seed: 31 })).warnings.join('\n');
+    // MALA declares 0.4, HMC 0.6; SGLD declares none (its chains have no Metropolis step).
+    expect(w('mala')).toMatch(/low acceptance 0\.\d+ < 0\.4 for mala/);
+    expect(w('hmc')).toMatch(/low acceptance 0\.\d+ < 0\.6 for hmc/);
+    expect(w('sgld')).not.toMatch(/low acceptance/);
+    // A sampler this version does not know gets the thresholds every sampler has, and no more.
+    expect(w('nuts')).not.toMatch(/low acceptance|variational/);
+  });
+
   it('flags a VI estimate as variational, and only for VI', () => {
     const vi = analyze(writeSyntheticRun(home, { runId: 'run_vi', sampler: 'vi', draws: 400, seed: 21 }));
     expect(vi.warnings.join('\n')).toMatch(/variational estimate/);
