@@ -9,23 +9,27 @@
 // operand layouts (X W^T, dY W, dY^T X all become the same loop) and keeps its loads
 // contiguous; zero padding in the packed panels removes tails from the inner loop.
 
-// f64: 4x4 tile = 8 f64x2 accumulators + 2 B vectors + the 4 A broadcasts V8 loads up front +
-// 1 product temporary = 15 registers, all V8 leaves us on x86-64 (xmm15 is its scratch); larger
-// tiles, or unrolling k, spill. f32: 4x8 tile, the same register budget with f32x4.
-const MR64: i32 = 4;
-const NR64: i32 = 4;
-const MR32: i32 = 4;
-const NR32: i32 = 8;
+// The register tile is MR = 4 rows by two v128 of columns: 4x4 in f64 (f64x2), 4x8 in f32
+// (f32x4). 8 accumulators + 2 B vectors + the 4 A broadcasts V8 loads up front + 1 product
+// temporary = 15 registers, all V8 leaves us on x86-64 (xmm15 is its scratch); larger tiles, or
+// unrolling k, spill. Every GEMM function below is generic over the element type T (f64 or f32);
+// the host calls the two instantiations gemm_f64 and gemm_f32.
+const MR: i32 = 4;
+/** Columns of the register tile: two v128 of T. */
+@inline
+function nr<T>(): i32 {
+  return 32 / <i32>sizeof<T>();
+}
 // kc keeps an A micro-panel plus a B micro-panel in L1 (A is stored pre-broadcast, 16 bytes an
 // element: 16 KB + 8 KB at kc = 256); mc keeps the packed A block (mc x kc x 16 bytes = 256 KB)
-// in L2 while the jr loop sweeps it once per B micro-panel.
-export const KC64: i32 = 256;
-export const MC64: i32 = 64;
-export const KC32: i32 = 256;
-export const MC32: i32 = 64;
-// Up to this many columns a product skips packing (see gemmNarrow64).
-export const NARROW64: i32 = 16;
-export const NARROW32: i32 = 32;
+// in L2 while the jr loop sweeps it once per B micro-panel. The same for both element types.
+export const KC: i32 = 256;
+export const MC: i32 = 64;
+/** Up to this many columns a product skips packing (see gemmNarrow): 16 in f64, 32 in f32. */
+@inline
+function narrow<T>(): i32 {
+  return 128 / <i32>sizeof<T>();
+}
 
 export function heapBase(): usize {
   return __heap_base;
@@ -33,12 +37,14 @@ export function heapBase(): usize {
 
 /** Bytes the host must reserve for the packing buffers of a GEMM with N <= maxN columns. */
 export function packBytes(maxN: i32, single: i32): usize {
-  if (single) {
-    const nPad = ((maxN + NR32 - 1) / NR32) * NR32;
-    return <usize>(KC32 * nPad + MR32 * NR32) * 4 + <usize>(MC32 * KC32) * 16 + 64;
-  }
-  const nPad = ((maxN + NR64 - 1) / NR64) * NR64;
-  return <usize>(KC64 * nPad + MR64 * NR64) * 8 + <usize>(MC64 * KC64) * 16 + 64;
+  return single ? packBytesOf<f32>(maxN) : packBytesOf<f64>(maxN);
+}
+
+@inline
+function packBytesOf<T>(maxN: i32): usize {
+  const NR = nr<T>();
+  const nPad = ((maxN + NR - 1) / NR) * NR;
+  return <usize>(KC * nPad + MR * NR) * sizeof<T>() + <usize>(MC * KC) * 16 + 64;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,30 +118,22 @@ function packB<T>(B: usize, brs: i32, bcs: i32, N: i32, k0: i32, kc: i32, dst: u
 // ---------------------------------------------------------------------------------------------
 // Micro-kernels.
 
+/** c + a b per lane, fused where the build has relaxed SIMD (the only difference between builds). */
 @inline
-function madd64(a: v128, b: v128, c: v128): v128 {
+function madd<T>(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    return f64x2.relaxed_madd(a, b, c);
+    return v128.relaxed_madd<T>(a, b, c);
   } else {
-    return f64x2.add(c, f64x2.mul(a, b));
+    return v128.add<T>(c, v128.mul<T>(a, b));
   }
 }
 
-@inline
-function madd32(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(c, f32x4.mul(a, b));
-  }
-}
-
-/** C[4x4] (+)= Apanel[kc x 4]^T Bpanel[kc x 4] in f64; ldc in bytes. */
-function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
-  let c00 = f64x2.splat(0); let c01 = f64x2.splat(0);
-  let c10 = f64x2.splat(0); let c11 = f64x2.splat(0);
-  let c20 = f64x2.splat(0); let c21 = f64x2.splat(0);
-  let c30 = f64x2.splat(0); let c31 = f64x2.splat(0);
+/** C[MR x nr] (+)= Apanel[kc x MR]^T Bpanel[kc x nr]; ldc in bytes. */
+function kern<T>(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
+  let c00 = v128.splat<T>(<T>0); let c01 = v128.splat<T>(<T>0);
+  let c10 = v128.splat<T>(<T>0); let c11 = v128.splat<T>(<T>0);
+  let c20 = v128.splat<T>(<T>0); let c21 = v128.splat<T>(<T>0);
+  let c30 = v128.splat<T>(<T>0); let c31 = v128.splat<T>(<T>0);
   let av: v128;
   // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
   // The loop runs on the B pointer alone, to keep bookkeeping instructions out of it.
@@ -144,29 +142,29 @@ function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
     av = v128.load(a);
-    c00 = madd64(av, b0, c00);
-    c01 = madd64(av, b1, c01);
+    c00 = madd<T>(av, b0, c00);
+    c01 = madd<T>(av, b1, c01);
     av = v128.load(a, 16);
-    c10 = madd64(av, b0, c10);
-    c11 = madd64(av, b1, c11);
+    c10 = madd<T>(av, b0, c10);
+    c11 = madd<T>(av, b1, c11);
     av = v128.load(a, 32);
-    c20 = madd64(av, b0, c20);
-    c21 = madd64(av, b1, c21);
+    c20 = madd<T>(av, b0, c20);
+    c21 = madd<T>(av, b1, c21);
     av = v128.load(a, 48);
-    c30 = madd64(av, b0, c30);
-    c31 = madd64(av, b1, c31);
+    c30 = madd<T>(av, b0, c30);
+    c31 = madd<T>(av, b1, c31);
     a += 64;
     b += 32;
   }
   if (beta) {
-    c00 = f64x2.add(c00, v128.load(c));
-    c01 = f64x2.add(c01, v128.load(c, 16));
-    c10 = f64x2.add(c10, v128.load(c + ldc));
-    c11 = f64x2.add(c11, v128.load(c + ldc, 16));
-    c20 = f64x2.add(c20, v128.load(c + 2 * ldc));
-    c21 = f64x2.add(c21, v128.load(c + 2 * ldc, 16));
-    c30 = f64x2.add(c30, v128.load(c + 3 * ldc));
-    c31 = f64x2.add(c31, v128.load(c + 3 * ldc, 16));
+    c00 = v128.add<T>(c00, v128.load(c));
+    c01 = v128.add<T>(c01, v128.load(c, 16));
+    c10 = v128.add<T>(c10, v128.load(c + ldc));
+    c11 = v128.add<T>(c11, v128.load(c + ldc, 16));
+    c20 = v128.add<T>(c20, v128.load(c + 2 * ldc));
+    c21 = v128.add<T>(c21, v128.load(c + 2 * ldc, 16));
+    c30 = v128.add<T>(c30, v128.load(c + 3 * ldc));
+    c31 = v128.add<T>(c31, v128.load(c + 3 * ldc, 16));
   }
   v128.store(c, c00);
   v128.store(c, c01, 16);
@@ -177,55 +175,6 @@ function kern64(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): 
   v128.store(c + 3 * ldc, c30);
   v128.store(c + 3 * ldc, c31, 16);
 }
-
-/** C[4x8] (+)= Apanel[kc x 4]^T Bpanel[kc x 8] in f32; ldc in bytes. */
-function kern32(kc: i32, a: usize, b: usize, c: usize, ldc: usize, beta: bool): void {
-  let c00 = f32x4.splat(0); let c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0); let c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0); let c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0); let c31 = f32x4.splat(0);
-  let av: v128;
-  // Not unrolled: with unrolling V8 hoists the loads of later steps and spills accumulators.
-  // The loop runs on the B pointer alone, to keep bookkeeping instructions out of it.
-  const bEnd = b + (<usize>kc << 5);
-  while (b < bEnd) {
-    const b0 = v128.load(b);
-    const b1 = v128.load(b, 16);
-    av = v128.load(a);
-    c00 = madd32(av, b0, c00);
-    c01 = madd32(av, b1, c01);
-    av = v128.load(a, 16);
-    c10 = madd32(av, b0, c10);
-    c11 = madd32(av, b1, c11);
-    av = v128.load(a, 32);
-    c20 = madd32(av, b0, c20);
-    c21 = madd32(av, b1, c21);
-    av = v128.load(a, 48);
-    c30 = madd32(av, b0, c30);
-    c31 = madd32(av, b1, c31);
-    a += 64;
-    b += 32;
-  }
-  if (beta) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-    c10 = f32x4.add(c10, v128.load(c + ldc));
-    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
-    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
-    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
-    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
-    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c + ldc, c10);
-  v128.store(c + ldc, c11, 16);
-  v128.store(c + 2 * ldc, c20);
-  v128.store(c + 2 * ldc, c21, 16);
-  v128.store(c + 3 * ldc, c30);
-  v128.store(c + 3 * ldc, c31, 16);
-}
-
 
 // ---------------------------------------------------------------------------------------------
 // Degenerate shapes (an output width of 1, a batch of 1, rank-1 updates): packing into 4-wide
@@ -336,32 +285,32 @@ function gemmSpecial<T>(
 // when its rows are contiguous (else from a K x N copy), with the same register tile.
 
 /** As the packed kernel, reading A and B where they lie: A(r, k) at a + r*ars + k*acs, B(k, :) at b + k*brs (bytes). */
-function kernU64(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, brs: usize, c: usize, ldc: usize, beta: bool): void {
+function kernU<T>(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, brs: usize, c: usize, ldc: usize, beta: bool): void {
   // Rows past mr re-read row 0 (their results are discarded), so nothing is read past A.
   let a0 = a;
   let a1 = mr > 1 ? a + ars : a;
   let a2 = mr > 2 ? a + 2 * ars : a;
   let a3 = mr > 3 ? a + 3 * ars : a;
-  let c00 = f64x2.splat(0); let c01 = f64x2.splat(0);
-  let c10 = f64x2.splat(0); let c11 = f64x2.splat(0);
-  let c20 = f64x2.splat(0); let c21 = f64x2.splat(0);
-  let c30 = f64x2.splat(0); let c31 = f64x2.splat(0);
+  let c00 = v128.splat<T>(<T>0); let c01 = v128.splat<T>(<T>0);
+  let c10 = v128.splat<T>(<T>0); let c11 = v128.splat<T>(<T>0);
+  let c20 = v128.splat<T>(<T>0); let c21 = v128.splat<T>(<T>0);
+  let c30 = v128.splat<T>(<T>0); let c31 = v128.splat<T>(<T>0);
   let av: v128;
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    av = v128.load64_splat(a0);
-    c00 = madd64(av, b0, c00);
-    c01 = madd64(av, b1, c01);
-    av = v128.load64_splat(a1);
-    c10 = madd64(av, b0, c10);
-    c11 = madd64(av, b1, c11);
-    av = v128.load64_splat(a2);
-    c20 = madd64(av, b0, c20);
-    c21 = madd64(av, b1, c21);
-    av = v128.load64_splat(a3);
-    c30 = madd64(av, b0, c30);
-    c31 = madd64(av, b1, c31);
+    av = v128.load_splat<T>(a0);
+    c00 = madd<T>(av, b0, c00);
+    c01 = madd<T>(av, b1, c01);
+    av = v128.load_splat<T>(a1);
+    c10 = madd<T>(av, b0, c10);
+    c11 = madd<T>(av, b1, c11);
+    av = v128.load_splat<T>(a2);
+    c20 = madd<T>(av, b0, c20);
+    c21 = madd<T>(av, b1, c21);
+    av = v128.load_splat<T>(a3);
+    c30 = madd<T>(av, b0, c30);
+    c31 = madd<T>(av, b1, c31);
     a0 += acs;
     a1 += acs;
     a2 += acs;
@@ -369,14 +318,14 @@ function kernU64(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, b
     b += brs;
   }
   if (beta) {
-    c00 = f64x2.add(c00, v128.load(c));
-    c01 = f64x2.add(c01, v128.load(c, 16));
-    c10 = f64x2.add(c10, v128.load(c + ldc));
-    c11 = f64x2.add(c11, v128.load(c + ldc, 16));
-    c20 = f64x2.add(c20, v128.load(c + 2 * ldc));
-    c21 = f64x2.add(c21, v128.load(c + 2 * ldc, 16));
-    c30 = f64x2.add(c30, v128.load(c + 3 * ldc));
-    c31 = f64x2.add(c31, v128.load(c + 3 * ldc, 16));
+    c00 = v128.add<T>(c00, v128.load(c));
+    c01 = v128.add<T>(c01, v128.load(c, 16));
+    c10 = v128.add<T>(c10, v128.load(c + ldc));
+    c11 = v128.add<T>(c11, v128.load(c + ldc, 16));
+    c20 = v128.add<T>(c20, v128.load(c + 2 * ldc));
+    c21 = v128.add<T>(c21, v128.load(c + 2 * ldc, 16));
+    c30 = v128.add<T>(c30, v128.load(c + 3 * ldc));
+    c31 = v128.add<T>(c31, v128.load(c + 3 * ldc, 16));
   }
   v128.store(c, c00);
   v128.store(c, c01, 16);
@@ -388,134 +337,42 @@ function kernU64(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, b
   v128.store(c + 3 * ldc, c31, 16);
 }
 
-/** As the packed kernel, reading A and B where they lie: A(r, k) at a + r*ars + k*acs, B(k, :) at b + k*brs (bytes). */
-function kernU32(kc: i32, a: usize, ars: usize, acs: usize, mr: i32, b: usize, brs: usize, c: usize, ldc: usize, beta: bool): void {
-  // Rows past mr re-read row 0 (their results are discarded), so nothing is read past A.
-  let a0 = a;
-  let a1 = mr > 1 ? a + ars : a;
-  let a2 = mr > 2 ? a + 2 * ars : a;
-  let a3 = mr > 3 ? a + 3 * ars : a;
-  let c00 = f32x4.splat(0); let c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0); let c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0); let c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0); let c31 = f32x4.splat(0);
-  let av: v128;
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(b);
-    const b1 = v128.load(b, 16);
-    av = v128.load32_splat(a0);
-    c00 = madd32(av, b0, c00);
-    c01 = madd32(av, b1, c01);
-    av = v128.load32_splat(a1);
-    c10 = madd32(av, b0, c10);
-    c11 = madd32(av, b1, c11);
-    av = v128.load32_splat(a2);
-    c20 = madd32(av, b0, c20);
-    c21 = madd32(av, b1, c21);
-    av = v128.load32_splat(a3);
-    c30 = madd32(av, b0, c30);
-    c31 = madd32(av, b1, c31);
-    a0 += acs;
-    a1 += acs;
-    a2 += acs;
-    a3 += acs;
-    b += brs;
-  }
-  if (beta) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-    c10 = f32x4.add(c10, v128.load(c + ldc));
-    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
-    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
-    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
-    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
-    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c + ldc, c10);
-  v128.store(c + ldc, c11, 16);
-  v128.store(c + 2 * ldc, c20);
-  v128.store(c + 2 * ldc, c21, 16);
-  v128.store(c + 3 * ldc, c30);
-  v128.store(c + 3 * ldc, c31, 16);
-}
-
-function gemmNarrow64(
+function gemmNarrow<T>(
   M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
-  const nPad = ((N + NR64 - 1) / NR64) * NR64;
+  const es = sizeof<T>();
+  const NR = nr<T>();
+  const nPad = ((N + NR - 1) / NR) * NR;
   let bp = B;
-  let bRow = <usize>brs << 3;
+  let bRow = <usize>brs * es;
   if (bcs != 1) {
     bp = work;
-    bRow = <usize>nPad << 3;
+    bRow = <usize>nPad * es;
     for (let k = 0; k < K; k++) {
       for (let j = 0; j < nPad; j++) {
-        store<f64>(bp + (<usize>(k * nPad + j) << 3), j < N ? load<f64>(B + (<usize>(k * brs + j * bcs) << 3)) : 0);
+        store<T>(bp + <usize>(k * nPad + j) * es, j < N ? load<T>(B + <usize>(k * brs + j * bcs) * es) : <T>0);
       }
     }
   }
-  const tile = work + (bcs != 1 ? ((<usize>(K * nPad) << 3) + 15) & ~15 : 0);
+  const tile = work + (bcs != 1 ? (<usize>(K * nPad) * es + 15) & ~15 : 0);
   const beta = accumulate != 0;
-  for (let jr = 0; jr < N; jr += NR64) {
-    const nr = min(NR64, N - jr);
-    for (let ir = 0; ir < M; ir += MR64) {
-      const mr = min(MR64, M - ir);
-      const ap = A + (<usize>(ir * ars) << 3);
-      const b = bp + (<usize>jr << 3);
-      const cp = C + (<usize>(ir * ldc + jr) << 3);
-      if (mr == MR64 && nr == NR64) {
-        kernU64(K, ap, <usize>ars << 3, <usize>acs << 3, mr, b, bRow, cp, <usize>ldc << 3, beta);
+  for (let jr = 0; jr < N; jr += NR) {
+    const ncols = min(NR, N - jr);
+    for (let ir = 0; ir < M; ir += MR) {
+      const mr = min(MR, M - ir);
+      const ap = A + <usize>(ir * ars) * es;
+      const b = bp + <usize>jr * es;
+      const cp = C + <usize>(ir * ldc + jr) * es;
+      if (mr == MR && ncols == NR) {
+        kernU<T>(K, ap, <usize>ars * es, <usize>acs * es, mr, b, bRow, cp, <usize>ldc * es, beta);
       } else {
-        kernU64(K, ap, <usize>ars << 3, <usize>acs << 3, mr, b, bRow, tile, NR64 << 3, false);
+        kernU<T>(K, ap, <usize>ars * es, <usize>acs * es, mr, b, bRow, tile, <usize>NR * es, false);
         for (let r = 0; r < mr; r++) {
-          for (let c = 0; c < nr; c++) {
-            const dst = cp + (<usize>(r * ldc + c) << 3);
-            const v = load<f64>(tile + (<usize>(r * NR64 + c) << 3));
-            store<f64>(dst, beta ? load<f64>(dst) + v : v);
-          }
-        }
-      }
-    }
-  }
-}
-
-function gemmNarrow32(
-  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
-  C: usize, ldc: i32, accumulate: i32, work: usize,
-): void {
-  const nPad = ((N + NR32 - 1) / NR32) * NR32;
-  let bp = B;
-  let bRow = <usize>brs << 2;
-  if (bcs != 1) {
-    bp = work;
-    bRow = <usize>nPad << 2;
-    for (let k = 0; k < K; k++) {
-      for (let j = 0; j < nPad; j++) {
-        store<f32>(bp + (<usize>(k * nPad + j) << 2), j < N ? load<f32>(B + (<usize>(k * brs + j * bcs) << 2)) : 0);
-      }
-    }
-  }
-  const tile = work + (bcs != 1 ? ((<usize>(K * nPad) << 2) + 15) & ~15 : 0);
-  const beta = accumulate != 0;
-  for (let jr = 0; jr < N; jr += NR32) {
-    const nr = min(NR32, N - jr);
-    for (let ir = 0; ir < M; ir += MR32) {
-      const mr = min(MR32, M - ir);
-      const ap = A + (<usize>(ir * ars) << 2);
-      const b = bp + (<usize>jr << 2);
-      const cp = C + (<usize>(ir * ldc + jr) << 2);
-      if (mr == MR32 && nr == NR32) {
-        kernU32(K, ap, <usize>ars << 2, <usize>acs << 2, mr, b, bRow, cp, <usize>ldc << 2, beta);
-      } else {
-        kernU32(K, ap, <usize>ars << 2, <usize>acs << 2, mr, b, bRow, tile, NR32 << 2, false);
-        for (let r = 0; r < mr; r++) {
-          for (let c = 0; c < nr; c++) {
-            const dst = cp + (<usize>(r * ldc + c) << 2);
-            const v = load<f32>(tile + (<usize>(r * NR32 + c) << 2));
-            store<f32>(dst, beta ? load<f32>(dst) + v : v);
+          for (let c = 0; c < ncols; c++) {
+            const dst = cp + <usize>(r * ldc + c) * es;
+            const v = load<T>(tile + <usize>(r * NR + c) * es);
+            store<T>(dst, beta ? load<T>(dst) + v : v);
           }
         }
       }
@@ -526,46 +383,49 @@ function gemmNarrow32(
 // ---------------------------------------------------------------------------------------------
 // GEMM drivers: C[M, N] (+)= A[M, K] B[K, N] with A(i,k) = A[i*ars + k*acs],
 // B(k,j) = B[k*brs + j*bcs], C row-major with leading dimension ldc. accumulate = 0 overwrites C.
-// work must hold packBytes(N, .) bytes, 16-byte aligned.
+// work must hold packBytes(N, .) bytes, 16-byte aligned. Each export calls its instantiation,
+// which compiles to the same instructions as a copy written out for that type.
 
-export function gemm_f64(
+function gemm<T>(
   M: i32, N: i32, K: i32,
   A: usize, ars: i32, acs: i32,
   B: usize, brs: i32, bcs: i32,
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
-  if (gemmSpecial<f64>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
-  if (N <= NARROW64) {
-    gemmNarrow64(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
+  if (gemmSpecial<T>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
+  if (N <= narrow<T>()) {
+    gemmNarrow<T>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
     return;
   }
-  const nPad = ((N + NR64 - 1) / NR64) * NR64;
+  const es = sizeof<T>();
+  const NR = nr<T>();
+  const nPad = ((N + NR - 1) / NR) * NR;
   const pb = work;
-  const pa = pb + <usize>(KC64 * nPad) * 8;
-  const tile = pa + <usize>(MC64 * KC64) * 16;
-  for (let pc = 0; pc < K; pc += KC64) {
-    const kc = min(KC64, K - pc);
-    packB<f64>(B, brs, bcs, N, pc, kc, pb, NR64);
+  const pa = pb + <usize>(KC * nPad) * es;
+  const tile = pa + <usize>(MC * KC) * 16;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    packB<T>(B, brs, bcs, N, pc, kc, pb, NR);
     const beta = accumulate != 0 || pc > 0;
-    for (let ic = 0; ic < M; ic += MC64) {
-      const mc = min(MC64, M - ic);
-      packA<f64>(A, ars, acs, ic, mc, pc, kc, pa, MR64);
-      for (let jr = 0; jr < N; jr += NR64) {
-        const nr = min(NR64, N - jr);
-        const bp = pb + (<usize>(jr * kc) << 3);
-        for (let ir = 0; ir < mc; ir += MR64) {
-          const mr = min(MR64, mc - ir);
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = min(MC, M - ic);
+      packA<T>(A, ars, acs, ic, mc, pc, kc, pa, MR);
+      for (let jr = 0; jr < N; jr += NR) {
+        const ncols = min(NR, N - jr);
+        const bp = pb + <usize>(jr * kc) * es;
+        for (let ir = 0; ir < mc; ir += MR) {
+          const mr = min(MR, mc - ir);
           const ap = pa + (<usize>(ir * kc) << 4);
-          const cp = C + (<usize>((ic + ir) * ldc + jr) << 3);
-          if (mr == MR64 && nr == NR64) {
-            kern64(kc, ap, bp, cp, <usize>ldc << 3, beta);
+          const cp = C + <usize>((ic + ir) * ldc + jr) * es;
+          if (mr == MR && ncols == NR) {
+            kern<T>(kc, ap, bp, cp, <usize>ldc * es, beta);
           } else {
-            kern64(kc, ap, bp, tile, NR64 << 3, false);
+            kern<T>(kc, ap, bp, tile, <usize>NR * es, false);
             for (let r = 0; r < mr; r++) {
-              for (let c = 0; c < nr; c++) {
-                const dst = cp + (<usize>(r * ldc + c) << 3);
-                const v = load<f64>(tile + (<usize>(r * NR64 + c) << 3));
-                store<f64>(dst, beta ? load<f64>(dst) + v : v);
+              for (let c = 0; c < ncols; c++) {
+                const dst = cp + <usize>(r * ldc + c) * es;
+                const v = load<T>(tile + <usize>(r * NR + c) * es);
+                store<T>(dst, beta ? load<T>(dst) + v : v);
               }
             }
           }
@@ -575,51 +435,18 @@ export function gemm_f64(
   }
 }
 
-export function gemm_f32(
-  M: i32, N: i32, K: i32,
-  A: usize, ars: i32, acs: i32,
-  B: usize, brs: i32, bcs: i32,
+export function gemm_f64(
+  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
   C: usize, ldc: i32, accumulate: i32, work: usize,
 ): void {
-  if (gemmSpecial<f32>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate)) return;
-  if (N <= NARROW32) {
-    gemmNarrow32(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
-    return;
-  }
-  const nPad = ((N + NR32 - 1) / NR32) * NR32;
-  const pb = work;
-  const pa = pb + <usize>(KC32 * nPad) * 4;
-  const tile = pa + <usize>(MC32 * KC32) * 16;
-  for (let pc = 0; pc < K; pc += KC32) {
-    const kc = min(KC32, K - pc);
-    packB<f32>(B, brs, bcs, N, pc, kc, pb, NR32);
-    const beta = accumulate != 0 || pc > 0;
-    for (let ic = 0; ic < M; ic += MC32) {
-      const mc = min(MC32, M - ic);
-      packA<f32>(A, ars, acs, ic, mc, pc, kc, pa, MR32);
-      for (let jr = 0; jr < N; jr += NR32) {
-        const nr = min(NR32, N - jr);
-        const bp = pb + (<usize>(jr * kc) << 2);
-        for (let ir = 0; ir < mc; ir += MR32) {
-          const mr = min(MR32, mc - ir);
-          const ap = pa + (<usize>(ir * kc) << 4);
-          const cp = C + (<usize>((ic + ir) * ldc + jr) << 2);
-          if (mr == MR32 && nr == NR32) {
-            kern32(kc, ap, bp, cp, <usize>ldc << 2, beta);
-          } else {
-            kern32(kc, ap, bp, tile, NR32 << 2, false);
-            for (let r = 0; r < mr; r++) {
-              for (let c = 0; c < nr; c++) {
-                const dst = cp + (<usize>(r * ldc + c) << 2);
-                const v = load<f32>(tile + (<usize>(r * NR32 + c) << 2));
-                store<f32>(dst, beta ? load<f32>(dst) + v : v);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  gemm<f64>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
+}
+
+export function gemm_f32(
+  M: i32, N: i32, K: i32, A: usize, ars: i32, acs: i32, B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, accumulate: i32, work: usize,
+): void {
+  gemm<f32>(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, accumulate, work);
 }
 
 // ---------------------------------------------------------------------------------------------
