@@ -6,6 +6,7 @@
  */
 import type { DType, LossFunction } from '../engine/types.js';
 import type { RandomInitTraining } from '../config/resolve.js';
+import { updateMoments } from '../optim/adam.js';
 
 export interface TrainProgress {
   step: number;
@@ -90,11 +91,10 @@ export function train(
       case 'adamw': {
         b1t *= b1;
         b2t *= b2;
+        // Kingma & Ba's efficient form of the Adam step (see optim/adam.ts).
         const lrHat = lr * Math.sqrt(1 - b2t) / (1 - b1t);
+        updateMoments(m, v, grad, b1, b2);
         for (let i = 0; i < dim; i++) {
-          const g = grad[i]!;
-          m[i] = b1 * m[i]! + (1 - b1) * g;
-          v[i] = b2 * v[i]! + (1 - b2) * g * g;
           // Decoupled weight decay (AdamW) acts on the parameter, not through the moments.
           const decay = cfg.optimizer === 'adamw' ? lr * wd * theta[i]! : 0;
           theta[i] = theta[i]! - lrHat * m[i]! / (Math.sqrt(v[i]!) + eps * Math.sqrt(1 - b2t)) - decay;

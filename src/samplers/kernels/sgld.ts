@@ -44,6 +44,7 @@ import type { Posterior, SamplerState, StepInfo } from './types.js';
 import { defineSampler, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
 import { calibrationFields, stepCalibration, stepSizeSchema, type CalibratedKernel } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
+import { biasCorrection, updateMoments } from '../../optim/adam.js';
 
 export const PRECONDITIONERS = ['none', 'rmsprop', 'adam'] as const;
 export type Precond = (typeof PRECONDITIONERS)[number];
@@ -151,16 +152,14 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
       if (precond !== 'none') {
         const v = state.v;
         const m = state.m;
-        const c2 = 1 - beta2 ** t;
-        const c1 = 1 - beta1 ** t;
+        const adam = precond === 'adam';
+        updateMoments(adam ? m : null, v, g, beta1, beta2);
+        const c2 = biasCorrection(beta2, t);
+        const c1 = biasCorrection(beta1, t);
         for (let i = 0; i < d; i++) {
-          const gi = g[i]!;
-          v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
           epsI[i] = eps / (Math.sqrt(v[i]! / c2) + precondEps);
-          if (precond === 'adam') {
-            m[i] = beta1 * m[i]! + (1 - beta1) * gi;
-            g[i] = m[i]! / c1;
-          }
+          // Adam's drift is the bias-corrected first moment of the loss gradient.
+          if (adam) g[i] = m[i]! / c1;
         }
       } else if (epsI[0] !== eps) {
         epsI.fill(eps);

@@ -35,6 +35,7 @@
 import { z } from 'zod';
 import { foldIn, normalInto, randintInto, uniform01, type Key } from '../../rng/index.js';
 import { defineSampler } from '../sampler.js';
+import { adamStepInto, updateMoments } from '../../optim/adam.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -475,15 +476,9 @@ export function viKernel(posterior: Posterior, opts: ViKernelOptions): Kernel<Vi
       const { elbo, gradients } = elboGradient(posterior, theta, grad, foldIn(key, GRAD_STREAM), ws, elboOpts);
       state.t += 1;
       const t = state.t;
-      const c1 = 1 - b1 ** t;
-      const c2 = 1 - b2 ** t;
-      for (let j = 0; j < theta.length; j++) {
-        const gj = grad[j]!;
-        adamM[j] = b1 * adamM[j]! + (1 - b1) * gj;
-        adamV[j] = b2 * adamV[j]! + (1 - b2) * gj * gj;
-        // ASCENT: the ELBO is maximised, so the parameters move along +gradient.
-        theta[j] = theta[j]! + (lrs[j]! * (adamM[j]! / c1)) / (Math.sqrt(adamV[j]! / c2) + adamEps);
-      }
+      updateMoments(adamM, adamV, grad, b1, b2);
+      // ASCENT: the ELBO is maximised, so the parameters move along +gradient.
+      adamStepInto(theta, adamM, adamV, t, { beta1: b1, beta2: b2, eps: adamEps, lr: lrs, sign: 1 });
       prepareComponents(theta, ws);
       mixtureMeanInto(theta, ws, state.position);
       const info: ViInfo = { fge: gradients, elbo };
