@@ -1,7 +1,7 @@
-// `npm run bench engine`: loss + gradient throughput of the engine on workloads A-D of
-// shared/notes/engine.md, both dtypes, both implementations. Writes bench/results/engine.json.
+// `npm run bench engine`: loss + gradient throughput of the engine on workloads A-D (below),
+// both dtypes, both implementations. Writes bench/results/engine.json.
 //
-// Hidden layers use ReLU (A-C) so the timing is dominated by the GEMMs, as in the notes' table;
+// Hidden layers use ReLU (A-C) so the timing is dominated by the GEMMs;
 // D is the deep linear network (identity, no bias). The 'ts' float32 rows are the TypeScript
 // engine with Float32Array storage (its arithmetic is JS double), so they measure memory
 // traffic, not f32 arithmetic. Timings on a shared 2-core machine are noisy: each cell is timed

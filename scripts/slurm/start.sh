@@ -2,7 +2,7 @@
 # Starts a real single-node SLURM cluster on this machine (Debian 12, no systemd): installs
 # slurm-wlm + munge when missing, writes /etc/slurm/slurm.conf for this host, starts munged,
 # slurmctld and slurmd by hand and waits until the node is idle. Idempotent: a running,
-# healthy cluster is left alone. Facts behind each setting: shared/notes/slurm.md.
+# healthy cluster is left alone.
 #
 # Env: SLURM_CPUS (default 8: oversubscribes a small machine with SlurmdParameters=config_overrides
 # so that tests are not serialised behind 2 real cores), SLURM_START_TIMEOUT (s, default 60).

@@ -1,13 +1,13 @@
 /**
  * Executor cards: where and how workflow tasks run (the Python system's "Parsl cards").
  *
- * A card is a small YAML file. The seed's `config/parsl/local-htex.yaml` is accepted as written;
- * SLURM cards keep the Python key names. `type` picks the executor:
+ * A card is a small YAML file. The Python system's `config/parsl/local-htex.yaml` is accepted as
+ * written; SLURM cards keep the Python key names. `type` picks the executor:
  *   local, local_processes, local_htex -> a pool of child processes (one fresh process per task)
  *   local_threads                      -> a worker-thread pool (one process, shared env copy)
  *   slurm                              -> one sbatch job per task
  * `local` used to mean threads in the Python system; here it means processes, because tasks
- * sharing one process is the bug class the seed reports.
+ * sharing one process let one task's global state reach another.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -89,7 +89,7 @@ export function executorOf(type: CardType): ExecutorKind {
 
 /**
  * Finds a card file: an existing path as given; else a shipped card by name (`local-htex`,
- * `slurm/cpu`) under config/cards; else, for the seed's `config/parsl/<name>.yaml`, the shipped
+ * `slurm/cpu`) under config/cards; else, for the Python system's `config/parsl/<name>.yaml`, the shipped
  * card of the same name. Errors list the shipped cards.
  */
 export function resolveCardPath(ref: string, cwd: string = process.cwd()): string {

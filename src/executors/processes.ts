@@ -2,7 +2,7 @@
  * The process executor: every task runs in a fresh child process (its own Node runtime, module
  * state, environment and working memory), at most `maxWorkers` at once. A process is never
  * reused, so nothing a task does to global state can reach another task: this is the isolation
- * the seed asks for (the Python system's HTEX workers were reused and only isolated from the
+ * tasks need (the Python system's HTEX workers were reused and only isolated from the
  * coordinator).
  *
  * The card's worker_init runs in bash right before the worker:

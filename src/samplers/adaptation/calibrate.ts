@@ -1,6 +1,6 @@
 /**
- * Automatic SGLD step size: the step is the error that dominates the LLC estimate
- * (shared/notes/estimator.md), so the default chooses it from the target.
+ * Automatic SGLD step size: the step is the error that dominates the LLC estimate, so the
+ * default chooses it from the target.
  *
  * WHY THIS RULE. For a Gaussian posterior with curvatures k_j = gamma + n beta h_j, the
  * unadjusted Langevin chain at step eps has stationary variance 1 / (k_j (1 - eps k_j / 4))
@@ -10,7 +10,7 @@
  * (with a preconditioner, eps h_j becomes the eigenvalues of diag(eps_i) H: tr(diag(eps_i) H)).
  * Flat directions contribute nothing, so unlike the global virial this does not need them to
  * have mixed. For singular (degree p > 2) directions the same argument gives a bias smaller
- * by 2/p, so the rule errs on the safe side; on the DLNs of estimator.md it predicts about
+ * by 2/p, so the rule errs on the safe side; on the DLNs of the validation suite it predicts about
  * twice the bias that was measured.
  * We pick eps so that the predicted relative bias bias(eps) / lambda equals `target_bias`:
  *     eps = 8 target_bias lambda / (n beta E[tr(D H)])

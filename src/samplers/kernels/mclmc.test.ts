@@ -138,7 +138,7 @@ describe('mclmc against the exact answer', () => {
    * (± 0.2-0.3%): it vanishes with the step size, so it is the integrator's, not a kernel error.
    */
   it.each([
-    // The requirement, at the default.
+    // Within 2% at the default.
     [2e-5, 0.02],
     // BlackJAX's default: about -2%, shown here so a change of the bias is noticed.
     [5e-4, 0.03],
