@@ -32,7 +32,7 @@ import type { z } from 'zod';
 import type { Key } from '../rng/index.js';
 import type { JsonObject } from '../contracts/index.js';
 import type { Posterior } from '../posterior/types.js';
-import type { Kernel, SamplerState, StepInfo } from './kernels/types.js';
+import type { Kernel, SamplerState, StepInfo } from './types.js';
 
 export interface Schedule {
   /** Kernel steps after tuning (burn-in included). */

@@ -64,7 +64,7 @@
 import { z } from 'zod';
 import { foldIn, foldInInto, normalInto, randintInto, threefry2x32Into, type Key } from '../../rng/index.js';
 import type { Posterior } from '../../posterior/types.js';
-import type { Kernel, SamplerState, StepInfo } from '../kernels/types.js';
+import type { Kernel, SamplerState, StepInfo } from '../types.js';
 import type { Adaptation, AdaptationContext, Adapted } from './types.js';
 
 /** `step_size`: a number > 0, or "auto" to calibrate it from the target (below). */

@@ -37,7 +37,7 @@
  */
 import { foldIn, type Key } from '../../rng/index.js';
 import { essOneChain } from '../../diagnostics/index.js';
-import type { SamplerState, StepInfo } from '../kernels/types.js';
+import type { SamplerState, StepInfo } from '../types.js';
 import type { Adaptation, AdaptationContext, Adapted } from './types.js';
 
 /** What the tuning sets: MCLMC's momentum decoherence length, step size and preconditioner. */

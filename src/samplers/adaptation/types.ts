@@ -9,7 +9,7 @@
 import type { Key } from '../../rng/index.js';
 import type { JsonObject } from '../../contracts/index.js';
 import type { Posterior } from '../../posterior/types.js';
-import type { SamplerState } from '../kernels/types.js';
+import type { SamplerState } from '../types.js';
 
 export interface AdaptationContext {
   readonly posterior: Posterior;

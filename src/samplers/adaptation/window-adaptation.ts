@@ -21,7 +21,7 @@
  * it sees the kernel only through a MetropolisFamily.
  */
 import { foldIn, type Key } from '../../rng/index.js';
-import type { SamplerState, StepInfo } from '../kernels/types.js';
+import type { SamplerState, StepInfo } from '../types.js';
 import type { Adaptation, AdaptationContext, Adapted } from './types.js';
 
 /** What window adaptation tunes: a step size and a diagonal inverse mass matrix M^{-1}. */

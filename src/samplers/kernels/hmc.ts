@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { foldIn, normalInto, uniform01, type Key } from '../../rng/index.js';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler } from '../sampler.js';
 import { windowAdaptation, type MetropolisFamily } from '../adaptation/window-adaptation.js';
 

@@ -22,7 +22,7 @@
  */
 import { z } from 'zod';
 import { foldIn, normalInto, uniform01, type Key } from '../../rng/index.js';
-import type { Kernel, Posterior, SamplerState } from './types.js';
+import type { Kernel, Posterior, SamplerState } from '../types.js';
 import { defineSampler } from '../sampler.js';
 import { metricStats } from './hmc.js';
 import { windowAdaptation, type MetricParams, type MetropolisFamily, type MetropolisInfo } from '../adaptation/window-adaptation.js';

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { foldIn, normalInto, type Key } from '../../rng/index.js';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler } from '../sampler.js';
 import { mclmcTuning, type MclmcDynamics, type MclmcParams } from '../adaptation/mclmc-tuning.js';
 

@@ -40,7 +40,7 @@
 import { z } from 'zod';
 import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
-import type { Posterior, SamplerState, StepInfo } from './types.js';
+import type { Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
 import { calibrationFields, stepCalibration, stepSizeSchema, type CalibratedKernel } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';

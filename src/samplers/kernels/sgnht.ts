@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler, type PrepareContext, type Prepared } from '../sampler.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
 import { calibrationFields, stepCalibration, stepSizeSchema } from '../adaptation/calibrate.js';

@@ -9,7 +9,7 @@ import {
 } from './vi.js';
 import { quadraticPosterior } from '../testing/targets.js';
 import { mcseMean, mean as chainMean } from '../../diagnostics/index.js';
-import type { Posterior } from './types.js';
+import type { Posterior } from '../types.js';
 
 function runAll(posterior: Posterior, cfg: ViConfig, chains: number, seed: number): ChainResult[] {
   const settings = resolveChainSettings({ count: chains });

@@ -36,7 +36,7 @@ import { z } from 'zod';
 import { foldIn, normalInto, randintInto, uniform01, type Key } from '../../rng/index.js';
 import { defineSampler } from '../sampler.js';
 import { adamStepInto, updateMoments } from '../../optim/adam.js';
-import type { Kernel, Posterior, SamplerState, StepInfo } from './types.js';
+import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Parameter layout and the workspace of the gradient estimator

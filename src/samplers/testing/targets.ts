@@ -5,7 +5,7 @@
 import { keyAt, normalInto } from '../../rng/index.js';
 import type { LossFunction } from '../../engine/types.js';
 import { makePosterior, quadraticLoss } from '../../posterior/posterior.js';
-import type { Posterior } from '../kernels/types.js';
+import type { Posterior } from '../types.js';
 
 /**
  * L(w) = 0.5 sum_i c_i (w_i - w*_i)^2 with n beta = nBeta (n = 100, beta fixed): the posterior

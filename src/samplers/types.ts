@@ -1,12 +1,13 @@
 /**
  * The kernel contract, after BlackJAX: each algorithm is a small module with a State, an Info
  * and pure-ish `init`/`step` functions over a Posterior (a step may reuse the state's buffers
- * for speed, but never touches files, clocks, threads or the store). Adaptation lives apart
- * (../adaptation), and the runner (../runner) drives the steps and records the traces.
+ * for speed, but never touches files, clocks, threads or the store), written in ./kernels.
+ * Adaptation lives apart (./adaptation), and the runner (./runner) drives the steps and records
+ * the traces.
  */
-import type { Key } from '../../rng/index.js';
+import type { Key } from '../rng/index.js';
 
-export type { Posterior } from '../../posterior/types.js';
+export type { Posterior } from '../posterior/types.js';
 
 /** What every kernel reports per step; samplers add their own fields (acceptance, energy...). */
 export interface StepInfo {
