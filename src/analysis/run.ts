@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readTraces, type TraceColumns } from '../store/traces.js';
 import { runFiles } from '../store/layout.js';
-import { readContractFile, runManifest, type RunManifest } from '../contracts/index.js';
+import { readContractFile, runManifest, TRACE_COLUMNS, type RunManifest } from '../contracts/index.js';
 
 export type { RunManifest };
 
@@ -99,5 +99,10 @@ export function loadRun(runDirPath: string): LoadedRun {
   const manifest = readManifest(runDirPath);
   const tpath = runFiles(runDirPath).traces;
   if (!existsSync(tpath)) throw new Error(`${runDirPath} has no traces.feather`);
-  return { dir: runDirPath, manifest, chains: splitChains(readTraces(tpath)) };
+  const columns = readTraces(tpath);
+  const missing = TRACE_COLUMNS.filter((c) => columns[c] === undefined);
+  if (missing.length > 0) {
+    throw new Error(`${tpath}: not a valid trace table: missing the column(s) ${missing.join(', ')}; found ${Object.keys(columns).join(', ')}`);
+  }
+  return { dir: runDirPath, manifest, chains: splitChains(columns) };
 }

@@ -10,11 +10,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tableFromIPC } from 'apache-arrow';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCard } from '../../src/config/cards.js';
 import { loadExperiment } from '../../src/config/experiment.js';
 import { slurmAvailable } from '../../src/executors/slurm.js';
 import { runWorkflow, type WorkflowResult } from '../../src/workflow/index.js';
+import { buildTask } from '../../src/tasks/build.js';
+import { sampleTask } from '../../src/tasks/sample.js';
+import { loadRun } from '../../src/analysis/run.js';
+import { analyzeRun } from '../../src/analysis/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const EXPERIMENT = resolve(here, '../fixtures/tiny-experiment.yaml');
@@ -24,7 +28,24 @@ const exp = loadExperiment(EXPERIMENT);
 const slurm = await slurmAvailable();
 
 const homes = { processes: mkdtempSync(join(tmpdir(), 'lh-wf-proc-')) };
-let processRows: WorkflowResult['rows'] | undefined;
+
+/**
+ * λ̂ of each sampler computed in this process by the stage functions themselves: what every
+ * executor must reproduce. Set up once, so no test depends on another test's outcome.
+ */
+const reference: Array<[string, number | null]> = [];
+beforeAll(async () => {
+  const home = mkdtempSync(join(tmpdir(), 'lh-wf-ref-'));
+  try {
+    const built = await buildTask({ kind: 'build', home, target: exp.targets[0]!.config });
+    for (const s of exp.samplers) {
+      const run = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: s });
+      reference.push([s.name, analyzeRun(loadRun(run.dir), { inputsHash: '' }).llc_mean]);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}, 120_000);
 
 /** Processes whose command line mentions `needle` (read-only scan of /proc). */
 function processesMentioning(needle: string): number[] {
@@ -84,7 +105,7 @@ describe('workflow llc with the real stages', () => {
     expect(resumed.rows.map((r) => r.status)).toEqual(['ok', 'ok']);
     expect(resumed.outcomes.get('build-t0')!.cached).toBe(true);
     for (const r of resumed.rows) expect(r.llc_mean).toEqual(expect.any(Number));
-    processRows = resumed.rows;
+    expect(llcs(resumed.rows)).toEqual(reference);
 
     // Results of THIS invocation, in both formats.
     const feather = tableFromIPC(readFileSync(resumed.files.feather));
@@ -115,21 +136,19 @@ describe('workflow llc with the real stages', () => {
   }, 120_000);
 
   it('gives identical λ̂ on the thread executor', async () => {
-    expect(processRows).toBeDefined();
     const home = mkdtempSync(join(tmpdir(), 'lh-wf-threads-'));
     const r = await runWorkflow({ experiment: exp, card: loadCard('local-threads', ['max_workers=2']), home, progress: 'silent' });
     expect(r.rows.map((x) => x.status)).toEqual(['ok', 'ok']);
     expect([...r.outcomes.values()].some((o) => o.cached)).toBe(false);
-    expect(llcs(r.rows)).toEqual(llcs(processRows!));
+    expect(llcs(r.rows)).toEqual(reference);
   }, 90_000);
 
   it.skipIf(!slurm.ok)(`gives identical λ̂ on SLURM (${slurm.reason})`, async () => {
-    expect(processRows).toBeDefined();
     const home = mkdtempSync(join(tmpdir(), 'lh-wf-slurm-'));
     const r = await runWorkflow({ experiment: exp, card: loadCard('slurm/cpu', ['mem_per_node=1']), home, progress: 'silent' });
     expect(r.rows.map((x) => x.status)).toEqual(['ok', 'ok']);
     const sample = r.outcomes.get('sample-t0-s0-hmc')!;
     expect(sample.job_id).toMatch(/^\d+$/);
-    expect(llcs(r.rows)).toEqual(llcs(processRows!));
+    expect(llcs(r.rows)).toEqual(reference);
   }, 90_000);
 });
