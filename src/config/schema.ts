@@ -9,18 +9,16 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS, DTYPES } from '../engine/types.js';
+// The vocabulary of a resolved target is the build stage's contract.
+import { MODEL_FAMILIES, NOISE_MODELS, OPTIMIZERS, X_DISTS } from '../contracts/target.js';
 
-export { ACTIVATIONS, DTYPES };
+export { ACTIVATIONS, DTYPES, MODEL_FAMILIES, NOISE_MODELS, OPTIMIZERS, X_DISTS };
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 const posNum = z.number().positive();
 const nonNegNum = z.number().nonnegative();
 
-export const X_DISTS = ['gauss_iso', 'gauss_aniso', 'mixture', 'lowdim_manifold', 'heavy_tail', 'uniform'] as const;
-export const NOISE_MODELS = ['gauss', 'hetero', 'student_t', 'outliers'] as const;
-export const MODEL_FAMILIES = ['mlp', 'dln', 'quadratic'] as const;
-export const OPTIMIZERS = ['adam', 'sgd', 'adamw'] as const;
 
 export const modelSection = z.strictObject({
   preset: z.string().optional(),

@@ -1,11 +1,15 @@
 /**
  * The build stage's contract: the resolved target config a build task receives (what a target
  * is built from, and whose canonical JSON is hashed into its id), and the target's meta.json.
- * The config's vocabulary (distributions, noise models, optimizers) is the config files'.
  */
 import { z } from 'zod';
 import { ACTIVATIONS, DTYPES } from '../engine/types.js';
-import { NOISE_MODELS, OPTIMIZERS, X_DISTS } from '../config/schema.js';
+
+/** Input distributions, label noise models, model families and training optimizers. */
+export const X_DISTS = ['gauss_iso', 'gauss_aniso', 'mixture', 'lowdim_manifold', 'heavy_tail', 'uniform'] as const;
+export const NOISE_MODELS = ['gauss', 'hetero', 'student_t', 'outliers'] as const;
+export const MODEL_FAMILIES = ['mlp', 'dln', 'quadratic'] as const;
+export const OPTIMIZERS = ['adam', 'sgd', 'adamw'] as const;
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -116,7 +120,7 @@ export type ResolvedTargetConfig = z.output<typeof resolvedTargetConfig>;
 export const targetMeta = z.object({
   target_id: z.string(),
   config: resolvedTargetConfig,
-  family: z.enum(['mlp', 'dln', 'quadratic']),
+  family: z.enum(MODEL_FAMILIES),
   dims: z.object({ n: posInt, in_dim: nonNegInt, out_dim: nonNegInt, p: posInt }),
   L0: finite,
   dtype,
