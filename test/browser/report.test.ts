@@ -3,6 +3,7 @@
  * run with the numbers of analysis.json, every image loads, no console errors, no request
  * leaves the report directory, and a screenshot renders.
  */
+import type { TargetMeta } from '../../src/contracts/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,14 +45,22 @@ beforeAll(async () => {
   const n = 1000;
   const beta = 1 / Math.log(n);
   const truth = quadraticPosteriorLambda({ d: 10, n, beta, gamma: 1 });
-  writeJsonAtomic(join(home, 'targets', 'tgt_quad', 'meta.json'), {
+  const meta: TargetMeta = {
     target_id: 'tgt_quad',
     config: { model: { family: 'quadratic', dim: 10 }, data: { n }, teacher: null, training: null, seed: 0, dtype: 'float64' },
     family: 'quadratic',
     dims: { n, in_dim: 0, out_dim: 0, p: 10 },
     L0: 0,
+    dtype: 'float64',
+    created_at: '2025-01-01T00:00:00.000Z',
+    code_version: 'synthetic',
+    host: 'test',
+    engine_impl: null,
     training: { init: 'exact', steps_run: 0, early_stopped: false, final_loss: 0, final_grad_norm: 0, wall_s: 0 },
-  });
+    files: {},
+    warnings: [],
+  };
+  writeJsonAtomic(join(home, 'targets', 'tgt_quad', 'meta.json'), meta);
   runDirs = [
     writeSyntheticRun(home, { runId: 'run_quad_sgld', targetId: 'tgt_quad', sampler: 'sgld', mean: truth, n, beta, L0: 0, seed: 31 }),
     writeSyntheticRun(home, {
@@ -65,7 +74,7 @@ beforeAll(async () => {
   writeJsonAtomic(join(broken, 'manifest.json'), { run_id: 'run_broken', target_id: 'tgt_other', sampler: 'vi' });
   runDirs.push(broken);
   outDir = join(home, 'report');
-  report = await writeReport({ home, runDirs, outDir, title: 'Browser test report', config: { experiment: 'browser-test' } });
+  report = await writeReport({ runDirs, outDir, title: 'Browser test report', config: { experiment: 'browser-test' } });
 
   // A fresh profile per run (the --user-data-dir of the flags), removed afterwards.
   profileDir = mkdtempSync(join(tmpdir(), 'lh-chromium-profile-'));
@@ -208,8 +217,8 @@ describe('HTML report in headless Chromium', () => {
   it('a second report into the same directory drops plots of runs it no longer shows', async () => {
     const second = join(home, 'report2');
     mkdirSync(second, { recursive: true });
-    await writeReport({ home, runDirs: runDirs.slice(0, 3), outDir: second, title: 'all' });
-    const again = await writeReport({ home, runDirs: [runDirs[0]!], outDir: second, title: 'one run', diagnose: false });
+    await writeReport({ runDirs: runDirs.slice(0, 3), outDir: second, title: 'all' });
+    const again = await writeReport({ runDirs: [runDirs[0]!], outDir: second, title: 'one run', diagnose: false });
     expect(again.rows.length).toBe(1);
     expect(readdirSync(join(second, 'plots')).sort()).toEqual(['_report', 'run_quad_sgld']);
   });
