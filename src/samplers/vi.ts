@@ -505,16 +505,21 @@ export function viKernel(posterior: Posterior, opts: ViKernelOptions): Kernel<Vi
   };
 }
 
+/** Evaluation interval: eval_every, but a run shorter than that still records its last step. */
+function evalEveryOf(cfg: ViConfig): number {
+  return Math.min(cfg.eval_every, cfg.steps);
+}
+
 /** Default burn-in: the first half of the optimisation (keeping at least one evaluation). */
 function defaultBurnIn(cfg: ViConfig): number {
-  return Math.max(0, Math.min(Math.floor(cfg.steps / 2), cfg.steps - cfg.eval_every));
+  return Math.max(0, Math.min(Math.floor(cfg.steps / 2), cfg.steps - evalEveryOf(cfg)));
 }
 
 export const sampler: SamplerDef<ViConfig> = {
   name: 'vi',
   summary: 'Variational inference (mean-field Gaussian or mixture of factor analysers), LLC from draws of q',
   schema: viConfigSchema,
-  schedule: (cfg) => ({ steps: cfg.steps, burnIn: defaultBurnIn(cfg), evalEvery: cfg.eval_every }),
+  schedule: (cfg) => ({ steps: cfg.steps, burnIn: defaultBurnIn(cfg), evalEvery: evalEveryOf(cfg) }),
   prepare(ctx) {
     const { cfg, posterior } = ctx;
     const layout = layoutOf(cfg, posterior.dim);
