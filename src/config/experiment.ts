@@ -6,13 +6,14 @@
  * workflow/validate.ts, also before any task runs.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { contentId } from '../store/index.js';
 import type { DType } from '../engine/types.js';
 import type { SamplerEntry } from '../tasks/types.js';
 import {
   applySets, ConfigSource, isPlainObject, readYamlFile, validateConfig, type ConfigPath,
 } from './load.js';
-import { applySamplerCompat, applyTargetCompat, CompatLog, whereOf } from './python-compat.js';
+import { applySamplerCompat, applyTargetCompat, CompatLog, pythonKeysAt, whereOf } from './python-compat.js';
 import {
   dropNulls,
   normalizeTargetEntry,
@@ -81,6 +82,31 @@ export interface LoadOptions {
 export function derivedSamplerSeed(experiment: string, index: number): number {
   const h = createHash('sha256').update(`lambda-hat sampler seed\u0000${experiment}\u0000${index}`).digest();
   return h.readUInt32BE(0) >>> 1;
+}
+
+/** The artifact root of a workflow and the rule that chose it, in words. */
+export interface StoreChoice {
+  home: string;
+  rule: string;
+}
+
+/**
+ * LAMBDA_HAT_HOME, when set, is the artifact root; else the experiment file's `store_root`
+ * (relative to the working directory, as in the Python system); else ./artifacts.
+ */
+export function experimentStore(exp: LoadedExperiment, env: NodeJS.ProcessEnv, cwd: string): StoreChoice {
+  const root = exp.origin?.store_root;
+  const fromEnv = env.LAMBDA_HAT_HOME;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return {
+      home: resolve(cwd, fromEnv),
+      rule: root !== undefined
+        ? `LAMBDA_HAT_HOME rules: the file's store_root '${root.value}' (${root.where}) is not used`
+        : 'LAMBDA_HAT_HOME',
+    };
+  }
+  if (root !== undefined) return { home: resolve(cwd, root.value), rule: `store_root '${root.value}' (${root.where}); LAMBDA_HAT_HOME is not set` };
+  return { home: resolve(cwd, 'artifacts'), rule: 'default ./artifacts (no LAMBDA_HAT_HOME, no store_root)' };
 }
 
 /** The id of a resolved target config: "tgt_" + 12 hex digits of sha256(canonical JSON). */
@@ -152,7 +178,7 @@ export function loadExperiment(path: string, sets: ReadonlyArray<string> = [], o
   const { value: text, source } = readYamlFile(path);
   const withSets = normalizeExperiment(applySets(normalizeExperiment(text), sets, source));
   const compat = applyExperimentCompat(withSets, source, log);
-  const file = validateConfig(compat.value, experimentFile, source);
+  const file = validateConfig(compat.value, experimentFile, source, [], pythonKeysAt);
   const dtype = experimentDtype(file, source);
   const experiment = opts.experimentName ?? file.experiment ?? DEFAULT_EXPERIMENT;
   const targets = file.targets.map((entry, index): ResolvedTarget => {
@@ -197,7 +223,7 @@ export function loadTargetFile(
   const raw = normalizeTargetEntry(applySets(normalizeTargetEntry(text), sets, source));
   const mapped = isPlainObject(raw) ? { ...raw } : raw;
   if (isPlainObject(mapped)) applyTargetCompat(mapped, [], source, log);
-  const entry = validateConfig(mapped, targetEntry, source);
+  const entry = validateConfig(mapped, targetEntry, source, [], pythonKeysAt);
   const { config, sampling } = resolveTargetEntry(entry, source, [], { presetsDir: opts.presetsDir, log });
   return { target_id: targetIdOf(config), config, ...sampling };
 }
@@ -205,6 +231,6 @@ export function loadTargetFile(
 /** Validates and resolves a plain target entry object (not from a file), e.g. in tests. */
 export function resolveTargetObject(raw: unknown, label = '<target>', opts: LoadOptions = {}): ResolvedTargetConfig {
   const source = new ConfigSource(label);
-  const entry = validateConfig(normalizeTargetEntry(raw), targetEntry, source);
+  const entry = validateConfig(normalizeTargetEntry(raw), targetEntry, source, [], pythonKeysAt);
   return resolveTargetEntry(entry, source, [], { presetsDir: opts.presetsDir }).config;
 }

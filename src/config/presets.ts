@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { ConfigError, isPlainObject, nearestKey, readYamlFile, validateConfig, type ConfigSource } from './load.js';
-import { applySectionCompat, CompatLog } from './python-compat.js';
+import { applySectionCompat, CompatLog, pythonSectionKeys } from './python-compat.js';
 
 export type PresetKind = 'model' | 'data' | 'teacher' | 'training';
 
@@ -49,7 +49,7 @@ export function loadPreset<S extends z.ZodType>(
   const { value, source } = readYamlFile(file);
   const section = isPlainObject(value) ? { ...value } : value;
   if (isPlainObject(section)) applySectionCompat(kind, section, [], source, log);
-  const parsed = validateConfig(section, schema, source);
+  const parsed = validateConfig(section, schema, source, [], (path) => (path.length === 0 ? pythonSectionKeys(kind) : []));
   if ((parsed as { preset?: unknown }).preset !== undefined) {
     throw new ConfigError(`${file}: a preset cannot name another preset`, file, source.lineOf(['preset']), ['preset']);
   }

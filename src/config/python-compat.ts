@@ -235,6 +235,12 @@ export function pythonSectionKeys(kind: SectionKind): string[] {
   return Object.keys(SECTION_RULES[kind]);
 }
 
+/** Python keys a mapping at `path` of an experiment or target file accepts (did-you-mean). */
+export function pythonKeysAt(path: ConfigPath): readonly string[] {
+  const last = path[path.length - 1];
+  return last === 'model' || last === 'data' || last === 'teacher' || last === 'training' ? pythonSectionKeys(last) : [];
+}
+
 // --- applying the tables ----------------------------------------------------------------------
 
 /** Where a key at `parent.key` was written: `file:line` or `file (from --set ...)`. */
@@ -331,7 +337,7 @@ function applyRules(a: ApplyArgs): void {
     a.origins?.set(target, [...filePath, key]);
     const shown = a.label ? `${a.label}.${target}` : target;
     const val = out.value === value ? '' : ` = ${JSON.stringify(out.value)}`;
-    a.log.add({ kind: 'mapped', where, key: dotted, value, to: shown, message: `-> ${shown}${val}${out.note ? ` (${out.note})` : ''}` });
+    a.log.add({ kind: 'mapped', where, key: dotted, value, to: shown, message: `${JSON.stringify(value)} -> ${shown}${val}${out.note ? ` (${out.note})` : ''}` });
   }
 }
 

@@ -12,7 +12,7 @@ import type { LoadedExperiment, SamplerOrigin } from '../config/experiment.js';
 import { pythonSamplerKeys } from '../config/python-compat.js';
 import { loadSampler, samplerNames, UnknownSamplerError, type LoadedSampler } from '../samplers/registry.js';
 import { resolveSchedule, type Schedule } from '../samplers/runner.js';
-import { resolveSampleSpec, type ResolvedSampleSpec } from '../tasks/sample.js';
+import type { ResolvedSampleSpec } from '../tasks/sample.js';
 import type { SampleTaskSpec, SamplerEntry } from '../tasks/types.js';
 
 /** One target x sampler pair as the sample task will run it. */
@@ -127,6 +127,8 @@ export async function validateExperiment(exp: LoadedExperiment, home = ''): Prom
     checkOverrides(l, entry, source, origin);
     loaded.push(l);
   }
+  // The sample task's own resolution (run id, posterior, chains), loaded once the entries passed.
+  const { resolveSampleSpec } = await import('../tasks/sample.js');
   const pairs: ValidatedPair[] = [];
   for (const t of exp.targets) {
     for (const [j, entry] of exp.samplers.entries()) {
