@@ -148,7 +148,9 @@ export async function workflowLlc(o: LlcOptions): Promise<number> {
   const { card, experiment, store, validated } = prepared;
   if (o.dryRun) {
     const { dryRun, renderDryRun } = await import('../workflow/dry-run.js');
-    const plan = await dryRun({ exp: experiment, validated, card, store, promote: o.promote ?? false });
+    const plan = await dryRun({
+      exp: experiment, validated, card, store, promote: o.promote ?? false, ...(prepared.backendNote ? { cardNote: prepared.backendNote } : {}),
+    });
     process.stdout.write(o.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderDryRun(plan)}\n`);
     return 0;
   }

@@ -151,7 +151,7 @@ function applyCardCompat(raw: unknown, source: ConfigSource, log: CompatLog): un
     throw source.error(['executors'], 'must be a list of executors ({label, max_workers, cores_per_worker, worker_init})', undefined);
   }
   if (out.type === 'slurm' || out.type === 'local_threads') {
-    throw source.error([], `executors: only for a local process pool (type: local), this card is type: ${String(out.type)}`, 'give the keys at the top level', 'executors');
+    throw source.error([], `only for a local process pool (type: local); this card is type: ${String(out.type)}`, 'give the keys at the top level', 'executors');
   }
   const entries = list.map((e, i) => validateConfig(e, executorEntrySchema, source, ['executors', i]));
   const same = (key: 'worker_init' | 'cores_per_worker'): unknown => {

@@ -140,8 +140,8 @@ function applyExperimentCompat(raw: unknown, source: ConfigSource, log: CompatLo
   if (study !== undefined && !Object.hasOwn(raw, 'targets')) {
     throw source.error(
       [],
-      "this is an Optuna study file (problems, methods, search_space: the Python system's `workflow tune`), not an experiment",
-      'lambda-hat has no hyperparameter tuner; an experiment lists targets and samplers (see config/smoke.yaml)',
+      "this is an Optuna study file (problems, methods, search_space: the input of the Python system's `workflow tune`), not an experiment",
+      'workflow llc runs an experiment: a list of targets and samplers (see config/smoke.yaml)',
       study,
     );
   }

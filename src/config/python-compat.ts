@@ -297,7 +297,8 @@ function applyRules(a: ApplyArgs): void {
   // Our own keys the section already holds: a Python key mapping onto one is a conflict.
   const written = new Map<string, string>();
   for (const key of Object.keys(section)) {
-    if (!Object.hasOwn(a.rules, key)) written.set([...a.at, key].map(String).join('.'), key);
+    // null is "the default": it does not compete with a Python key for the same setting.
+    if (!Object.hasOwn(a.rules, key) && section[key] !== null) written.set([...a.at, key].map(String).join('.'), key);
   }
   for (const key of Object.keys(section)) {
     const value = section[key];
@@ -324,7 +325,8 @@ function applyRules(a: ApplyArgs): void {
     }
     const target = out.map.map(String).join('.');
     const clash = written.get(target);
-    if (clash !== undefined || getIn(a.root, out.map) !== undefined) {
+    const existing = getIn(a.root, out.map);
+    if (clash !== undefined || (existing !== undefined && existing !== null)) {
       throw a.source.error(
         filePath,
         `'${key}' (the Python name) and '${clash ?? target}' both set ${target}`,

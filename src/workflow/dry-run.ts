@@ -65,6 +65,8 @@ export interface DryRunPlan {
     run_dir: string;
     worker_init: string;
     sbatch?: string[];
+    /** How a --backend (or LAMBDA_HAT_BACKEND) was read, when it was. */
+    note?: string;
   };
   notes: CompatNote[];
   targets: Array<{ index: number; target_id: string; state: TaskState; summary: string; config: ResolvedTargetConfig }>;
@@ -99,10 +101,12 @@ export interface DryRunArgs {
   card: Card;
   store: StoreChoice;
   promote?: boolean;
+  /** How the card was chosen, when a backend was mapped to it. */
+  cardNote?: string;
 }
 
 /** The plan (nothing runs; the store is only read). */
-export async function dryRun({ exp, validated, card, store, promote = false }: DryRunArgs): Promise<DryRunPlan> {
+export async function dryRun({ exp, validated, card, store, promote = false, cardNote }: DryRunArgs): Promise<DryRunPlan> {
   const home = store.home;
   const plan = planWorkflow(exp, home, { promote });
   const built = new Map<number, boolean>();
@@ -165,6 +169,7 @@ export async function dryRun({ exp, validated, card, store, promote = false }: D
       run_dir: runDirOf,
       worker_init: card.worker_init,
       ...(card.executor === 'slurm' ? { sbatch: sbatchDirectives(card).map((l) => l.replace(/^#SBATCH /, '')) } : {}),
+      ...(cardNote ? { note: cardNote } : {}),
     },
     notes: [...(exp.origin?.log.sorted() ?? []), ...card.notes],
     targets: exp.targets.map((t) => ({
@@ -212,6 +217,7 @@ export function renderDryRun(p: DryRunPlan): string {
   push(`run dir     ${c.run_dir}`);
   if (c.worker_init) push(`worker_init ${c.worker_init.split('\n').join('; ')}`);
   if (c.sbatch) push(`sbatch      ${c.sbatch.join(' ')}`);
+  if (c.note) push(`note        ${c.note}`);
   const groups: Array<[string, CompatNote[]]> = [
     ['Python keys read as lambda-hat settings', p.notes.filter((n) => n.kind === 'mapped')],
     ['Python keys accepted as what lambda-hat does anyway', p.notes.filter((n) => n.kind === 'same')],
