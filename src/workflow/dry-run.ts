@@ -47,6 +47,8 @@ export interface DryRunPair {
   posterior: Record<string, unknown>;
   chains: Record<string, unknown>;
   schedule: { steps: number; burn_in: number; eval_every: number };
+  /** The schedule depends on tuning done in the run (SGLD `steps: auto`): these are its upper bounds. */
+  provisional: boolean;
 }
 
 export interface DryRunPlan {
@@ -183,6 +185,7 @@ export async function dryRun({ exp, validated, card, store, promote = false, car
       posterior: { ...p.resolved.posterior },
       chains: { ...p.resolved.chains },
       schedule: { steps: p.schedule.steps, burn_in: p.schedule.burnIn, eval_every: p.schedule.evalEvery },
+      provisional: p.resolved.config.steps === 'auto' || p.resolved.config.eval_every === 'auto',
     })),
     tasks,
   };
@@ -247,7 +250,8 @@ export function renderDryRun(p: DryRunPlan): string {
   for (const r of p.pairs) {
     const post = Object.entries(r.posterior).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
     const ch = Object.entries(r.chains).filter(([k]) => k !== 'threads').map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
-    push(`  t${r.target_index} x s${r.sampler_index}  ${r.run_id}  steps ${r.schedule.steps}, burn-in ${r.schedule.burn_in}, every ${r.schedule.eval_every}; chains ${ch}; posterior ${post}`);
+    const sched = `${r.provisional ? 'at most ' : ''}steps ${r.schedule.steps}, burn-in ${r.schedule.burn_in}, every ${r.schedule.eval_every}${r.provisional ? ' (auto: sized in the run from the step size)' : ''}`;
+    push(`  t${r.target_index} x s${r.sampler_index}  ${r.run_id}  ${sched}; chains ${ch}; posterior ${post}`);
   }
   push();
   const todo = p.tasks.filter((t) => t.state === 'to run').length;
