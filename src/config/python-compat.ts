@@ -390,20 +390,20 @@ export function applySamplerCompat(
 /** Maps the Python keys of every target section of an experiment's target entry (in place). */
 export function applyTargetCompat(entry: Record<string, unknown>, entryPath: ConfigPath, source: ConfigSource, log: CompatLog): void {
   const sections: SectionKind[] = ['model', 'data', 'teacher', 'training'];
-  for (const kind of sections) {
-    if (isPlainObject(entry[kind])) {
-      entry[kind] = { ...(entry[kind] as Record<string, unknown>) };
-      applySectionCompat(kind, entry[kind] as Record<string, unknown>, [...entryPath, kind], source, log);
-    }
-  }
-  if (isPlainObject(entry.overrides)) {
-    const ov: Record<string, unknown> = { ...entry.overrides };
-    entry.overrides = ov;
+  const mapSections = (holder: Record<string, unknown>, holderPath: ConfigPath): void => {
     for (const kind of sections) {
-      if (isPlainObject(ov[kind])) {
-        ov[kind] = { ...(ov[kind] as Record<string, unknown>) };
-        applySectionCompat(kind, ov[kind] as Record<string, unknown>, [...entryPath, 'overrides', kind], source, log);
-      }
+      const section = holder[kind];
+      if (!isPlainObject(section)) continue;
+      const copy = { ...section };
+      holder[kind] = copy;
+      applySectionCompat(kind, copy, [...holderPath, kind], source, log);
     }
+  };
+  mapSections(entry, entryPath);
+  const overrides = entry.overrides;
+  if (isPlainObject(overrides)) {
+    const copy = { ...overrides };
+    entry.overrides = copy;
+    mapSections(copy, [...entryPath, 'overrides']);
   }
 }
