@@ -50,7 +50,7 @@ describe('the Python system\'s small files run end to end', () => {
   const cards: Array<[string, () => Card]> = [
     // Its own local card: type local with an executors list (max_workers: null, cores_per_worker).
     ['processes', () => loadCard(ref('config__parsl_local.yaml'))],
-    ['threads', () => loadCard('local-threads', ['max_workers=2'])],
+    ['threads', () => loadCard('local-threads', ['max_workers=1'])],
   ];
   for (const [executor, card] of cards) {
     for (const { file, sets, samplers } of SMALL) {
