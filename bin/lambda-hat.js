@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/index.js';
+import { main } from '../dist/cli/main.js';
 
 main(process.argv).catch((err) => {
   process.stderr.write(`lambda-hat: ${err?.message ?? err}\n`);

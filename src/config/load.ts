@@ -327,13 +327,22 @@ function describeIssue(issue: IssueLike): string {
   }
 }
 
+/** Further names a mapping at `path` accepts (e.g. the Python system's keys), for did-you-mean. */
+export type KeySuggestions = (path: ConfigPath) => readonly string[];
+
 /** Converts the first zod issue into a located ConfigError. */
-export function issueToConfigError(issue: IssueLike, schema: z.ZodType, source: ConfigSource, base: ConfigPath = []): ConfigError {
+export function issueToConfigError(
+  issue: IssueLike,
+  schema: z.ZodType,
+  source: ConfigSource,
+  base: ConfigPath = [],
+  suggest?: KeySuggestions,
+): ConfigError {
   const path: (string | number)[] = [...base, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
   if (issue.code === 'unrecognized_keys' && issue.keys && issue.keys.length > 0) {
     const bad = issue.keys[0]!;
     const valid = knownKeysAt(schema, issue.path.filter((p): p is string | number => typeof p !== 'symbol'));
-    const near = nearestKey(bad, valid);
+    const near = nearestKey(bad, [...valid, ...(suggest?.(path) ?? [])]);
     const hint = near !== undefined
       ? `did you mean '${near}'?`
       : valid.length > 0 ? `valid keys: ${valid.sort().join(', ')}` : undefined;
@@ -347,7 +356,7 @@ export function issueToConfigError(issue: IssueLike, schema: z.ZodType, source: 
       if (first && (!best || first.path.length > best.path.length)) best = first;
     }
     if (best && best.path.length > 0) {
-      return issueToConfigError({ ...best, path: [...issue.path, ...best.path] }, schema, source, base);
+      return issueToConfigError({ ...best, path: [...issue.path, ...best.path] }, schema, source, base, suggest);
     }
   }
   return source.error(path, describeIssue(issue));
@@ -359,6 +368,7 @@ export function validateConfig<S extends z.ZodType>(
   schema: S,
   source: ConfigSource,
   base: ConfigPath = [],
+  suggest?: KeySuggestions,
 ): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -366,7 +376,7 @@ export function validateConfig<S extends z.ZodType>(
   // Unknown keys first: a typo usually also causes a "missing required key" issue, and the
   // typo is the root cause the user needs to see.
   const sorted = [...issues].sort((a, b) => rank(a) - rank(b));
-  throw issueToConfigError(sorted[0]!, schema, source, base);
+  throw issueToConfigError(sorted[0]!, schema, source, base, suggest);
 }
 
 function rank(i: IssueLike): number {

@@ -4,7 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
-import { ConfigError, nearestKey, readYamlFile, validateConfig, type ConfigSource } from './load.js';
+import { ConfigError, isPlainObject, nearestKey, readYamlFile, validateConfig, type ConfigSource } from './load.js';
+import { applySectionCompat, CompatLog, pythonSectionKeys } from './python-compat.js';
 
 export type PresetKind = 'model' | 'data' | 'teacher' | 'training';
 
@@ -23,7 +24,9 @@ export function listPresets(kind: PresetKind, dir: string = defaultPresetsDir())
 
 /**
  * Loads and validates preset `name` of `kind`. An unknown name is an error located where
- * the name was written (`at`), listing the presets that exist and the nearest one.
+ * the name was written (`at`), listing the presets that exist and the nearest one. A preset
+ * may use the Python system's key names (e.g. its data presets' `n_data`); their notes go to
+ * `log`, located in the preset file.
  */
 export function loadPreset<S extends z.ZodType>(
   kind: PresetKind,
@@ -31,6 +34,7 @@ export function loadPreset<S extends z.ZodType>(
   schema: S,
   at: { source: ConfigSource; path: ReadonlyArray<string | number> },
   dir: string = defaultPresetsDir(),
+  log: CompatLog = new CompatLog(),
 ): z.output<S> {
   const file = [join(dir, kind, `${name}.yaml`), join(dir, kind, `${name}.yml`)].find((f) => existsSync(f));
   if (file === undefined) {
@@ -43,7 +47,9 @@ export function loadPreset<S extends z.ZodType>(
     );
   }
   const { value, source } = readYamlFile(file);
-  const parsed = validateConfig(value, schema, source);
+  const section = isPlainObject(value) ? { ...value } : value;
+  if (isPlainObject(section)) applySectionCompat(kind, section, [], source, log);
+  const parsed = validateConfig(section, schema, source, [], (path) => (path.length === 0 ? pythonSectionKeys(kind) : []));
   if ((parsed as { preset?: unknown }).preset !== undefined) {
     throw new ConfigError(`${file}: a preset cannot name another preset`, file, source.lineOf(['preset']), ['preset']);
   }

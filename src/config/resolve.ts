@@ -20,6 +20,7 @@ import type {
   TeacherInitTraining,
   TrainingConfig,
 } from '../contracts/index.js';
+import { whereOf, type CompatLog } from './python-compat.js';
 import {
   dataSection,
   modelSection,
@@ -53,8 +54,8 @@ export type {
 
 /** Sampling-time settings carried by a target entry; not part of the target's identity. */
 export interface TargetSamplingSettings {
-  posterior?: PosteriorSection;
-  chains?: ChainsSection;
+  posterior?: Given<PosteriorSection>;
+  chains?: Given<ChainsSection>;
   burn_in?: number;
 }
 
@@ -63,27 +64,60 @@ interface Ctx {
   /** Path of the entry inside its file (e.g. ['targets', 0]). */
   at: ConfigPath;
   presetsDir?: string;
+  /** Receives the notes about Python keys (presets included) and unused settings. */
+  log?: CompatLog;
 }
 
-function withoutPreset<T extends { preset?: string }>(v: T | undefined): Omit<T, 'preset'> {
+/** A section after its layers are merged: null (= "default") removed, so absent means default. */
+export type Given<T> = { [K in keyof T]?: Exclude<T[K], null | undefined> };
+
+function withoutPreset<T extends { preset?: string | null }>(v: T | null | undefined): Omit<T, 'preset'> {
   if (!v) return {} as Omit<T, 'preset'>;
   const { preset: _p, ...rest } = v;
   return rest;
 }
 
-function layered<T extends { preset?: string }>(
+/** Removes null values (recursively through mappings): null means "the default". */
+export function dropNulls<T>(v: T): Given<T> {
+  if (!isPlainObject(v)) return v as Given<T>;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = isPlainObject(x) ? dropNulls(x) : x;
+  return out as Given<T>;
+}
+
+/** A merged section and, for each key, where the winning value was written (entry or override; a preset gives none). */
+interface Layered<T> {
+  value: Given<T>;
+  writtenAt(key: string): ConfigPath | undefined;
+}
+
+function layered<T extends { preset?: string | null }>(
   kind: 'model' | 'data' | 'teacher',
   schema: typeof modelSection | typeof dataSection | typeof teacherSection,
-  entry: T | undefined,
-  override: T | undefined,
+  entry: T | null | undefined,
+  override: T | null | undefined,
   ctx: Ctx,
   fallbackPreset?: string,
-): T {
+): Layered<T> {
   const presetName = entry?.preset ?? fallbackPreset;
   const base = presetName !== undefined
-    ? (loadPreset(kind, presetName, schema, { source: ctx.source, path: [...ctx.at, kind] }, ctx.presetsDir) as T)
+    ? (loadPreset(kind, presetName, schema, { source: ctx.source, path: [...ctx.at, kind] }, ctx.presetsDir, ctx.log) as T)
     : ({} as T);
-  return deepMerge(deepMerge(base, withoutPreset(entry)), withoutPreset(override)) as T;
+  const value = dropNulls(deepMerge(deepMerge(base, withoutPreset(entry)), withoutPreset(override)) as T);
+  return {
+    value,
+    writtenAt: (key) => {
+      if (override && isPlainObject(override) && Object.hasOwn(override, key)) return [...ctx.at, 'overrides', kind];
+      if (entry && isPlainObject(entry) && Object.hasOwn(entry, key)) return [...ctx.at, kind];
+      return undefined;
+    },
+  };
+}
+
+/** One warning for a setting that is valid but has no effect in this combination. */
+function unused(ctx: Ctx, parent: ConfigPath | undefined, key: string, value: unknown, message: string): void {
+  if (!ctx.log || parent === undefined) return;
+  ctx.log.add({ kind: 'no_effect', where: whereOf(ctx.source, parent, key), key: [...parent, key].map(String).join('.'), value, message });
 }
 
 function checkOnly(obj: Record<string, unknown>, allowed: string[], what: string, path: ConfigPath, ctx: Ctx): void {
@@ -94,10 +128,11 @@ function checkOnly(obj: Record<string, unknown>, allowed: string[], what: string
   }
 }
 
-export function resolveModel(m: ModelSection, ctx: Ctx): ModelConfig {
+export function resolveModel(layers: Layered<ModelSection>, ctx: Ctx): ModelConfig {
+  const m = layers.value;
   const path = [...ctx.at, 'model'];
   const family = m.family ?? 'mlp';
-  const need = (k: keyof ModelSection): number => {
+  const need = (k: keyof Given<ModelSection>): number => {
     const v = m[k];
     if (typeof v !== 'number') throw ctx.source.error(path, `model family '${family}' needs '${k}'`);
     return v;
@@ -123,11 +158,17 @@ export function resolveModel(m: ModelSection, ctx: Ctx): ModelConfig {
     widths = [...m.widths];
   } else if (m.depth !== undefined && m.target_params !== undefined) {
     widths = solveWidths(in_dim, out_dim, m.depth, m.target_params);
+  } else if (m.depth !== undefined && m.hidden !== undefined) {
+    widths = new Array<number>(m.depth).fill(m.hidden);
   } else {
-    throw ctx.source.error(path, `model family '${family}' needs 'widths', or 'depth' and 'target_params'`);
+    throw ctx.source.error(path, `model family '${family}' needs 'widths', or 'depth' and 'target_params' (or 'hidden')`);
+  }
+  if (m.hidden !== undefined && (m.widths !== undefined || m.target_params !== undefined)) {
+    unused(ctx, layers.writtenAt('hidden'), 'hidden', m.hidden,
+      `no effect: ${m.widths !== undefined ? 'widths' : 'target_params'} sets the widths (as in the Python system); set target_params: null to use hidden`);
   }
   if (family === 'dln') {
-    checkOnly(withoutPreset(m), ['family', 'in_dim', 'out_dim', 'widths', 'depth', 'target_params'], 'the dln family (identity activation, no bias)', path, ctx);
+    checkOnly(withoutPreset(m), ['family', 'in_dim', 'out_dim', 'widths', 'depth', 'target_params', 'hidden'], 'the dln family (identity activation, no bias)', path, ctx);
     return { family, in_dim, out_dim, widths };
   }
   if (m.dim !== undefined) throw ctx.source.error([...path, 'dim'], "'dim' applies only to family quadratic");
@@ -142,7 +183,7 @@ export function resolveModel(m: ModelSection, ctx: Ctx): ModelConfig {
   };
 }
 
-export function resolveData(d: DataSection, model: ModelConfig, ctx: Ctx): DataConfig {
+export function resolveData(d: Given<DataSection>, model: ModelConfig, ctx: Ctx): DataConfig {
   const path = [...ctx.at, 'data'];
   if (d.n === undefined) throw ctx.source.error(path, "data needs 'n' (number of rows)");
   if (model.family === 'quadratic') return { n: d.n };
@@ -192,7 +233,11 @@ export function resolveData(d: DataSection, model: ModelConfig, ctx: Ctx): DataC
   return out;
 }
 
-export function resolveTeacher(t: TeacherSection, model: ModelConfig, ctx: Ctx): TeacherConfig | null {
+/**
+ * `student` is the student's merged model section: a teacher given only a depth takes the
+ * student's target_params, else its hidden width (the Python system's fallbacks).
+ */
+export function resolveTeacher(t: Given<TeacherSection>, model: ModelConfig, ctx: Ctx, student: Given<ModelSection> = {}): TeacherConfig | null {
   if (model.family === 'quadratic') return null;
   const path = [...ctx.at, 'teacher'];
   const family = t.family ?? (model.family === 'dln' || t.rank !== undefined ? 'dln' : 'mlp');
@@ -204,9 +249,11 @@ export function resolveTeacher(t: TeacherSection, model: ModelConfig, ctx: Ctx):
     }
     widths = [...t.widths];
   } else if (t.depth !== undefined) {
-    const P = t.target_params;
-    if (P === undefined) throw ctx.source.error(path, "teacher 'depth' needs 'target_params' (or give 'widths')");
-    widths = solveWidths(model.in_dim, model.out_dim, t.depth, P);
+    const P = t.target_params ?? (t.hidden === undefined ? student.target_params : undefined);
+    const h = t.hidden ?? student.hidden;
+    if (P !== undefined) widths = solveWidths(model.in_dim, model.out_dim, t.depth, P);
+    else if (h !== undefined) widths = new Array<number>(t.depth).fill(h);
+    else throw ctx.source.error(path, "teacher 'depth' needs 'target_params' or 'hidden' (or give 'widths')");
   } else {
     widths = [...model.widths];
   }
@@ -240,7 +287,7 @@ export function resolveTeacher(t: TeacherSection, model: ModelConfig, ctx: Ctx):
 }
 
 export function resolveTraining(
-  tr: TrainingSection,
+  tr: Given<TrainingSection>,
   model: ModelConfig,
   teacher: TeacherConfig | null,
   ctx: Ctx,
@@ -294,6 +341,8 @@ export interface ResolveOptions {
   /** dtype from the enclosing experiment (its `dtype` or `jax_enable_x64`). */
   defaultDtype?: DType;
   presetsDir?: string;
+  /** Receives notes about Python keys in presets and settings without effect. */
+  log?: CompatLog;
 }
 
 /** Resolves one validated target entry. `at` is its path in the file, for error locations. */
@@ -303,35 +352,35 @@ export function resolveTargetEntry(
   at: ConfigPath,
   opts: ResolveOptions = {},
 ): { config: ResolvedTargetConfig; sampling: TargetSamplingSettings } {
-  const ctx: Ctx = { source, at, presetsDir: opts.presetsDir };
+  const ctx: Ctx = { source, at, presetsDir: opts.presetsDir, ...(opts.log ? { log: opts.log } : {}) };
   const ov = entry.overrides ?? {};
   const m = layered('model', modelSection, entry.model, ov.model, ctx);
   const model = resolveModel(m, ctx);
   const d = layered('data', dataSection, entry.data, ov.data, ctx);
-  const data = resolveData(d, model, ctx);
+  const data = resolveData(d.value, model, ctx);
   const t = layered('teacher', teacherSection, entry.teacher, ov.teacher, ctx, entry.teacher?.preset ?? '_null');
-  const teacher = resolveTeacher(t, model, ctx);
+  const teacher = resolveTeacher(t.value, model, ctx, m.value);
   const trainPreset = entry.training?.preset ?? 'defaults';
-  const trBase = loadPreset('training', trainPreset, trainingSection, { source, path: [...at, 'training'] }, opts.presetsDir);
-  const tr = deepMerge(deepMerge(trBase, withoutPreset(entry.training)), withoutPreset(ov.training)) as TrainingSection;
-  const trWhere = ov.training?.init !== undefined ? [...at, 'overrides', 'training', 'init'] : entry.training?.init !== undefined ? [...at, 'training', 'init'] : [...at];
+  const trBase = loadPreset('training', trainPreset, trainingSection, { source, path: [...at, 'training'] }, opts.presetsDir, opts.log);
+  const tr = dropNulls(deepMerge(deepMerge(trBase, withoutPreset(entry.training)), withoutPreset(ov.training)) as TrainingSection);
+  const trWhere = ov.training?.init != null ? [...at, 'overrides', 'training', 'init'] : entry.training?.init != null ? [...at, 'training', 'init'] : [...at];
   const training = resolveTraining(tr, model, teacher, ctx, trWhere);
 
-  if (entry.dtype !== undefined && entry.jax_enable_x64 !== undefined && (entry.jax_enable_x64 ? 'float64' : 'float32') !== entry.dtype) {
+  if (entry.dtype != null && entry.jax_enable_x64 != null && (entry.jax_enable_x64 ? 'float64' : 'float32') !== entry.dtype) {
     throw source.error([...at, 'dtype'], `dtype ${entry.dtype} contradicts jax_enable_x64: ${entry.jax_enable_x64}`);
   }
   const dtype: DType = ov.dtype ?? entry.dtype
-    ?? (entry.jax_enable_x64 === undefined ? undefined : entry.jax_enable_x64 ? 'float64' : 'float32')
+    ?? (entry.jax_enable_x64 == null ? undefined : entry.jax_enable_x64 ? 'float64' : 'float32')
     ?? opts.defaultDtype ?? 'float64';
 
   const config: ResolvedTargetConfig = { model, data, teacher, training, seed: entry.seed, dtype };
   const sampling: TargetSamplingSettings = {};
-  const posterior = deepMerge(entry.posterior ?? {}, ov.posterior ?? {}) as PosteriorSection;
+  const posterior = dropNulls(deepMerge(entry.posterior ?? {}, ov.posterior ?? {}) as PosteriorSection);
   if (isPlainObject(posterior) && Object.keys(posterior).length > 0) sampling.posterior = posterior;
-  const chains = deepMerge(entry.chains ?? {}, ov.chains ?? {}) as ChainsSection;
+  const chains = dropNulls(deepMerge(entry.chains ?? {}, ov.chains ?? {}) as ChainsSection);
   if (isPlainObject(chains) && Object.keys(chains).length > 0) sampling.chains = chains;
   const burn = ov.burn_in ?? entry.burn_in;
-  if (burn !== undefined) sampling.burn_in = burn;
+  if (burn != null) sampling.burn_in = burn;
   return { config, sampling };
 }
 

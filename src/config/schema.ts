@@ -2,7 +2,10 @@
  * Schemas of the target side of an experiment: model, data, teacher and training sections
  * (as written in presets, inline mappings and overrides), and the experiment/build files.
  * Every object is strict so that a misspelt key is an error with a suggestion, never a
- * silently ignored setting.
+ * silently ignored setting. A key may be `null` wherever the Python system allowed it: null
+ * means "the default", and in an override it unsets what a preset gave (resolve.ts drops
+ * nulls after the layers are merged). The Python system's own key names are mapped onto these
+ * before validation (python-compat.ts).
  *
  * Section schemas accept every key of every family; which keys a family needs is checked
  * when a target is resolved (resolve.ts), where the error can say why.
@@ -21,94 +24,98 @@ const nonNegNum = z.number().nonnegative();
 
 
 export const modelSection = z.strictObject({
-  preset: z.string().optional(),
-  family: z.enum(MODEL_FAMILIES).optional(),
-  in_dim: posInt.optional(),
-  out_dim: posInt.optional(),
-  depth: posInt.optional(),
-  target_params: posInt.optional(),
-  widths: z.array(posInt).optional(),
-  activation: z.enum(ACTIVATIONS).optional(),
-  bias: z.boolean().optional(),
-  layernorm: z.boolean().optional(),
+  preset: z.string().nullish(),
+  family: z.enum(MODEL_FAMILIES).nullish(),
+  in_dim: posInt.nullish(),
+  out_dim: posInt.nullish(),
+  depth: posInt.nullish(),
+  target_params: posInt.nullish(),
+  widths: z.array(posInt).nullish(),
+  activation: z.enum(ACTIVATIONS).nullish(),
+  bias: z.boolean().nullish(),
+  layernorm: z.boolean().nullish(),
+  /** Width of every hidden layer when neither widths nor target_params is given (the Python system's fallback). */
+  hidden: posInt.nullish(),
   /** Quadratic family: the number of parameters. */
-  dim: posInt.optional(),
+  dim: posInt.nullish(),
 });
 export type ModelSection = z.output<typeof modelSection>;
 
 export const dataSection = z.strictObject({
-  preset: z.string().optional(),
-  n: posInt.optional(),
-  x_dist: z.enum(X_DISTS).optional(),
+  preset: z.string().nullish(),
+  n: posInt.nullish(),
+  x_dist: z.enum(X_DISTS).nullish(),
   /** gauss_aniso: variance of coordinate i is cov_decay^i. */
-  cov_decay: posNum.optional(),
-  mixture_k: posInt.optional(),
-  mixture_spread: nonNegNum.optional(),
+  cov_decay: posNum.nullish(),
+  mixture_k: posInt.nullish(),
+  mixture_spread: nonNegNum.nullish(),
   /** lowdim_manifold: latent dimension of Z in X = tanh(Z A). */
-  x_dim_latent: posInt.optional(),
+  x_dim_latent: posInt.nullish(),
   /** heavy_tail inputs and student_t noise: degrees of freedom. */
-  student_df: posNum.optional(),
-  uniform_low: z.number().optional(),
-  uniform_high: z.number().optional(),
-  noise_model: z.enum(NOISE_MODELS).optional(),
-  noise_scale: nonNegNum.optional(),
-  hetero_scale: nonNegNum.optional(),
-  outlier_frac: z.number().min(0).max(1).optional(),
-  outlier_scale: nonNegNum.optional(),
+  student_df: posNum.nullish(),
+  uniform_low: z.number().nullish(),
+  uniform_high: z.number().nullish(),
+  noise_model: z.enum(NOISE_MODELS).nullish(),
+  noise_scale: nonNegNum.nullish(),
+  hetero_scale: nonNegNum.nullish(),
+  outlier_frac: z.number().min(0).max(1).nullish(),
+  outlier_scale: nonNegNum.nullish(),
 });
 export type DataSection = z.output<typeof dataSection>;
 
 export const teacherSection = z.strictObject({
-  preset: z.string().optional(),
+  preset: z.string().nullish(),
   /** mlp: its own network; dln: a deep linear teacher of exact rank. Default: the student's family. */
-  family: z.enum(['mlp', 'dln']).optional(),
-  depth: posInt.optional(),
-  target_params: posInt.optional(),
-  widths: z.array(posInt).optional(),
-  activation: z.enum(ACTIVATIONS).optional(),
-  bias: z.boolean().optional(),
-  dropout_rate: z.number().min(0).lt(1).optional(),
-  rank: nonNegInt.optional(),
+  family: z.enum(['mlp', 'dln']).nullish(),
+  depth: posInt.nullish(),
+  target_params: posInt.nullish(),
+  widths: z.array(posInt).nullish(),
+  activation: z.enum(ACTIVATIONS).nullish(),
+  bias: z.boolean().nullish(),
+  dropout_rate: z.number().min(0).lt(1).nullish(),
+  rank: nonNegInt.nullish(),
+  /** Width of every teacher layer when depth is given without widths or target_params (else the student's target_params, then its hidden). */
+  hidden: posInt.nullish(),
 });
 export type TeacherSection = z.output<typeof teacherSection>;
 
 export const earlyStopSection = z.strictObject({
-  window: z.number().int().min(2).optional(),
-  tol: nonNegNum.optional(),
-  after: nonNegInt.optional(),
-  enabled: z.boolean().optional(),
+  window: z.number().int().min(2).nullish(),
+  tol: nonNegNum.nullish(),
+  after: nonNegInt.nullish(),
+  enabled: z.boolean().nullish(),
 });
 
 export const trainingSection = z.strictObject({
-  preset: z.string().optional(),
-  optimizer: z.enum(OPTIMIZERS).optional(),
-  lr: posNum.optional(),
-  steps: nonNegInt.optional(),
-  beta1: z.number().min(0).lt(1).optional(),
-  beta2: z.number().min(0).lt(1).optional(),
-  eps: posNum.optional(),
-  weight_decay: nonNegNum.optional(),
-  momentum: z.number().min(0).lt(1).optional(),
-  early_stop: earlyStopSection.optional(),
-  loss: z.enum(['mse', 't_regression']).optional(),
-  loss_nu: posNum.optional(),
-  loss_sigma: posNum.optional(),
+  preset: z.string().nullish(),
+  optimizer: z.enum(OPTIMIZERS).nullish(),
+  lr: posNum.nullish(),
+  steps: nonNegInt.nullish(),
+  beta1: z.number().min(0).lt(1).nullish(),
+  beta2: z.number().min(0).lt(1).nullish(),
+  eps: posNum.nullish(),
+  weight_decay: nonNegNum.nullish(),
+  momentum: z.number().min(0).lt(1).nullish(),
+  early_stop: earlyStopSection.nullish(),
+  loss: z.enum(['mse', 't_regression']).nullish(),
+  loss_nu: posNum.nullish(),
+  loss_sigma: posNum.nullish(),
   /** random: train from a random initialisation; teacher: w* = the teacher's parameters. */
-  init: z.enum(['random', 'teacher']).optional(),
+  init: z.enum(['random', 'teacher']).nullish(),
 });
 export type TrainingSection = z.output<typeof trainingSection>;
 
 export const posteriorSection = z.strictObject({
-  beta0: posNum.optional(),
-  beta_mode: z.enum(['1_over_log_n', 'fixed']).optional(),
-  gamma: posNum.optional(),
-  prior_radius: nonNegNum.optional(),
+  beta0: posNum.nullish(),
+  beta_mode: z.enum(['1_over_log_n', 'fixed']).nullish(),
+  gamma: posNum.nullish(),
+  prior_radius: nonNegNum.nullish(),
 });
 export type PosteriorSection = z.output<typeof posteriorSection>;
 
 export const chainsSection = z.strictObject({
-  count: posInt.optional(),
-  init_noise: nonNegNum.optional(),
+  count: posInt.nullish(),
+  init_noise: nonNegNum.nullish(),
 });
 export type ChainsSection = z.output<typeof chainsSection>;
 
@@ -116,14 +123,14 @@ export type ChainsSection = z.output<typeof chainsSection>;
 export const burnIn = z.number().nonnegative();
 
 export const overridesSection = z.strictObject({
-  model: modelSection.optional(),
-  data: dataSection.optional(),
-  teacher: teacherSection.optional(),
-  training: trainingSection.optional(),
-  posterior: posteriorSection.optional(),
-  chains: chainsSection.optional(),
-  burn_in: burnIn.optional(),
-  dtype: z.enum(DTYPES).optional(),
+  model: modelSection.nullish(),
+  data: dataSection.nullish(),
+  teacher: teacherSection.nullish(),
+  training: trainingSection.nullish(),
+  posterior: posteriorSection.nullish(),
+  chains: chainsSection.nullish(),
+  burn_in: burnIn.nullish(),
+  dtype: z.enum(DTYPES).nullish(),
 });
 
 /** One target entry (experiment `targets[i]`, or a whole build file). */
@@ -132,29 +139,35 @@ export const targetEntry = z.strictObject({
   data: dataSection,
   teacher: teacherSection.optional(),
   seed: nonNegInt,
-  training: trainingSection.optional(),
-  overrides: overridesSection.optional(),
-  dtype: z.enum(DTYPES).optional(),
-  jax_enable_x64: z.boolean().optional(),
-  posterior: posteriorSection.optional(),
-  chains: chainsSection.optional(),
-  burn_in: burnIn.optional(),
+  training: trainingSection.nullish(),
+  overrides: overridesSection.nullish(),
+  dtype: z.enum(DTYPES).nullish(),
+  jax_enable_x64: z.boolean().nullish(),
+  posterior: posteriorSection.nullish(),
+  chains: chainsSection.nullish(),
+  burn_in: burnIn.nullish(),
 });
 export type TargetEntry = z.output<typeof targetEntry>;
 
 export const samplerEntry = z.strictObject({
   name: z.string().min(1),
-  seed: nonNegInt,
-  overrides: z.record(z.string(), z.unknown()).optional(),
-  posterior: posteriorSection.optional(),
-  chains: chainsSection.optional(),
-  burn_in: burnIn.optional(),
+  /** Absent or null: derived from the experiment name and the entry's position (experiment.ts). */
+  seed: nonNegInt.nullish(),
+  overrides: z.record(z.string(), z.unknown()).nullish(),
+  posterior: posteriorSection.nullish(),
+  chains: chainsSection.nullish(),
+  burn_in: burnIn.nullish(),
 });
 
+/** The experiment name when a file gives none (the Python system's default). */
+export const DEFAULT_EXPERIMENT = 'dev';
+
 export const experimentFile = z.strictObject({
-  experiment: z.string().min(1),
-  jax_enable_x64: z.boolean().optional(),
-  dtype: z.enum(DTYPES).optional(),
+  experiment: z.string().min(1).nullish(),
+  /** The artifact root (relative to the working directory) unless LAMBDA_HAT_HOME is set. */
+  store_root: z.string().min(1).nullish(),
+  jax_enable_x64: z.boolean().nullish(),
+  dtype: z.enum(DTYPES).nullish(),
   targets: z.array(targetEntry).min(1),
   samplers: z.array(samplerEntry).default([]),
 });

@@ -56,6 +56,13 @@ export const workflowFile = z.strictObject({
   home: z.string(),
   /** The card as loaded (executor, workers, SLURM keys). */
   card: jsonObject,
+  /** Each sampler entry's seed, and whether the file gave it or it was derived from the entry's place. */
+  samplers: z
+    .array(z.strictObject({ index: z.number().int(), name: z.string(), seed: z.number().int(), seed_source: z.enum(['file', 'derived']) }))
+    .optional(),
+  /** The experiment file, and what was read from the Python system's key names there. */
+  config_file: z.string().optional(),
+  config_notes: z.array(jsonObject).optional(),
   tasks: z.array(z.strictObject({ id: z.string(), stage: z.enum(STAGES), label: z.string(), deps: z.array(z.string()) })),
   started_at: z.string(),
 });

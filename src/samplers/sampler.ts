@@ -130,6 +130,8 @@ export interface Sampler {
   readonly name: string;
   readonly summary: string;
   readonly traits: SamplerTraits;
+  /** The config schema, for callers that locate each issue themselves (plan-time validation). */
+  readonly schema: z.ZodType<unknown>;
   /** Validates overrides into a config (defaults filled); the error names the sampler and key. */
   parseConfig(overrides: unknown): JsonObject;
   /** Binds a config that `parseConfig` produced (e.g. a run's recorded hyperparameters). */
@@ -158,6 +160,7 @@ export function defineSampler<C>(def: SamplerDef<C>): Sampler {
     name: def.name,
     summary: def.summary,
     traits: def.traits,
+    schema: def.schema,
     parseConfig(overrides) {
       return toConfigJson(parse(overrides, 'config'), def.name);
     },

@@ -22,6 +22,7 @@ import { runGraph, type GraphEvent, type NodeOutcome } from './graph.js';
 import { planWorkflow, type WorkflowPlan } from './plan.js';
 import { makeProgress, type Progress } from './progress.js';
 import { resultRows, writeResults, type ResultRow } from './results.js';
+import { validateExperiment } from './validate.js';
 
 export interface WorkflowOptions {
   experiment: LoadedExperiment;
@@ -83,6 +84,9 @@ function touchUsed(home: string, outcomes: Map<string, NodeOutcome>): void {
 
 export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult> {
   const t0 = performance.now();
+  // Every sampler entry is checked before anything is created or started: a config error
+  // throws here (located in its file), never in a task.
+  await validateExperiment(opts.experiment, opts.home);
   const runDir = invocationDir(opts.home, opts.card, opts.experiment.experiment);
   const invocation = invocationFiles(runDir);
   const dirs = { tasksDir: invocation.tasks, logsDir: invocation.logs };
@@ -93,6 +97,10 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
     experiment: opts.experiment.experiment,
     home: opts.home,
     card: toJsonObject(opts.card),
+    samplers: opts.experiment.samplers.map((s, j) => ({
+      index: j, name: s.name, seed: s.seed, seed_source: opts.experiment.origin?.samplers[j]?.seed ?? 'file',
+    })),
+    ...(opts.experiment.origin ? { config_file: opts.experiment.origin.file, config_notes: opts.experiment.origin.log.sorted().map((n) => toJsonObject(n)) } : {}),
     tasks: plan.nodes.map((n) => ({ id: n.id, stage: n.stage, label: n.label, deps: n.deps })),
     started_at: new Date().toISOString(),
   };

@@ -500,9 +500,14 @@ export function viKernel(posterior: Posterior, opts: ViKernelOptions): Kernel<Vi
   };
 }
 
+/** Evaluation interval: eval_every, but a run shorter than that still records its last step. */
+function evalEveryOf(cfg: ViConfig): number {
+  return Math.min(cfg.eval_every, cfg.steps);
+}
+
 /** Default burn-in: the first half of the optimisation (keeping at least one evaluation). */
 function defaultBurnIn(cfg: ViConfig): number {
-  return Math.max(0, Math.min(Math.floor(cfg.steps / 2), cfg.steps - cfg.eval_every));
+  return Math.max(0, Math.min(Math.floor(cfg.steps / 2), cfg.steps - evalEveryOf(cfg)));
 }
 
 export const sampler = defineSampler<ViConfig>({
@@ -519,7 +524,7 @@ export const sampler = defineSampler<ViConfig>({
       'variational estimate: a Gaussian family cannot follow a singular posterior, so on network targets λ̂ is biased ' +
       '(about d/2 measured on a 45-parameter MLP); cross-check with sgld, hmc or mclmc',
   },
-  schedule: (cfg) => ({ steps: cfg.steps, burnIn: defaultBurnIn(cfg), evalEvery: cfg.eval_every }),
+  schedule: (cfg) => ({ steps: cfg.steps, burnIn: defaultBurnIn(cfg), evalEvery: evalEveryOf(cfg) }),
   prepare(ctx) {
     const { cfg, posterior } = ctx;
     const layout = layoutOf(cfg, posterior.dim);
