@@ -1,5 +1,6 @@
 /**
- * The HTML report in a real browser (Debian chromium via playwright-core): one table row per
+ * The HTML report in a real browser (Debian's chromium when installed, else the Chromium the
+ * @sparticuz/chromium dev dependency ships, via playwright-core): one table row per
  * run with the numbers of analysis.json, every image loads, no console errors, no request
  * leaves the report directory, and a screenshot renders.
  */
@@ -14,12 +15,8 @@ import { writeJsonAtomic } from '../../src/store/index.js';
 import { writeReport, type ReportResult } from '../../src/report/index.js';
 import { quadraticPosteriorLambda } from '../../src/posterior/truth.js';
 import { decodePng, greyVariance } from '../plots/png.js';
+import { ensureChromium, HEADLESS_FLAGS } from '../../src/report/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run',
-];
 
 let home: string;
 let outDir: string;
@@ -33,12 +30,8 @@ const foreignRequests: string[] = [];
 const failedRequests: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the report test needs Debian's chromium. Install it with ` +
-        '`apt-get install -y --no-install-recommends chromium fonts-dejavu-core` (CI does this in .ci/run).',
-    );
-  }
+  const browser = await ensureChromium();
+  console.log(`report test: ${browser.kind === 'debian' ? "Debian's" : 'the bundled'} Chromium at ${browser.path}`);
   home = mkdtempSync(join(tmpdir(), 'lh-report-'));
   // A quadratic target with a known λ̂: (d/2) nβ/(nβ+γ).
   const n = 1000;
@@ -70,9 +63,9 @@ beforeAll(async () => {
   // A fresh profile per run (the --user-data-dir of the flags), removed afterwards.
   profileDir = mkdtempSync(join(tmpdir(), 'lh-chromium-profile-'));
   context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
+    executablePath: browser.path,
     headless: true,
-    args: FLAGS,
+    args: [...HEADLESS_FLAGS],
   });
   page = await context.newPage();
   page.on('console', (m) => {
