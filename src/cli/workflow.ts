@@ -12,7 +12,7 @@ import { loadExperiment } from '../config/experiment.js';
 import { formatConfigError } from '../config/load.js';
 import { storeHome } from '../store/index.js';
 import { runWorkflow } from '../workflow/index.js';
-import { summaryTable } from '../workflow/results.js';
+import { disagreementLines, summaryTable } from '../workflow/results.js';
 
 interface LlcOptions {
   config?: string;
@@ -94,6 +94,10 @@ export async function workflowLlc(o: LlcOptions): Promise<number> {
       progress: o.progress ?? 'auto',
     });
     process.stdout.write(`${summaryTable(r.rows)}\n`);
+    const disagreements = disagreementLines(r.rows);
+    if (disagreements.length > 0) {
+      process.stdout.write(`\nsamplers that disagree beyond their Monte Carlo errors:\n${disagreements.map((l) => `  ${l}\n`).join('')}`);
+    }
     const failed = r.failed.filter((f) => f.status === 'failed');
     if (failed.length > 0) {
       process.stdout.write(`\nfailed tasks:\n`);

@@ -21,7 +21,7 @@ import type { SampleTaskResult } from '../tasks/types.js';
 import { runGraph, type GraphEvent, type NodeOutcome } from './graph.js';
 import { planWorkflow, type WorkflowPlan } from './plan.js';
 import { makeProgress, type Progress } from './progress.js';
-import { resultRows, writeResults, type ResultRow } from './results.js';
+import { agreementSummary, resultRows, writeResults, type ResultRow } from './results.js';
 
 export interface WorkflowOptions {
   experiment: LoadedExperiment;
@@ -135,6 +135,8 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
       ...(o.log_path ? { log_path: o.log_path } : {}),
       ...(o.job_id ? { job_id: o.job_id } : {}),
     })),
+    // Per target: each sampler's λ̂ against HMC (or the others' consensus), z and the verdict.
+    agreement: agreementSummary(rows),
     finished_at: new Date().toISOString(),
   });
   return { runDir, plan, outcomes, rows, failed, cancelled, walltime_s, files: { ...files, summary } };

@@ -1,15 +1,21 @@
 /**
  * The results table of one workflow invocation: one row per target x sampler of THIS run only
  * (the Python system swept in runs of earlier invocations), as results.csv and results.feather
- * in the invocation's run directory, plus the terminal summary table.
+ * in the invocation's run directory, plus the terminal summary table. Every row carries the
+ * known λ where there is one (truth), and its trust: `ok` or `warn (N): <reason>` from the run's
+ * analysis warnings, the target's (w* not a minimum) and cross-sampler disagreement.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Float64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { writeFileAtomic } from '../store/index.js';
-import type { DiagnoseTaskResult, SampleTaskResult } from '../tasks/types.js';
+import { truthOf } from '../report/truth.js';
+import type { TargetMeta } from '../targets/build.js';
+import type { BuildTaskResult, DiagnoseTaskResult, SampleTaskResult } from '../tasks/types.js';
+import { AGREEMENT_Z, crossSamplerAgreement, disagreementReason, type AgreementCheck } from './agreement.js';
 import type { NodeOutcome } from './graph.js';
 import type { PlannedPair } from './plan.js';
+import { targetWarnings, trustOf } from './trust.js';
 
 export type RowStatus = 'ok' | 'failed' | 'dependency_failed' | 'cancelled';
 
@@ -26,13 +32,30 @@ export interface ResultRow {
   run_dir: string | null;
   /** Why the row is not ok: the failing task and its root cause. */
   error: string | null;
+  /** What the target is, e.g. "DLN 4-4-4-4 rank 2". */
+  model: string | null;
+  /** The known learning coefficient of the target (Aoyagi, exact quadratic), when there is one. */
+  truth: number | null;
+  /** "ok", "warn (N): <most serious reason>", or for a row without an estimate its status. */
+  trust: string;
+  /** z of the cross-sampler comparison of this row (null when it was not compared). */
+  agreement_z: number | null;
+  /** Every reason behind `trust`, in full (target, analysis, agreement). */
+  warnings: string[];
+  /** This row's cross-sampler comparison, when it had one. */
+  agreement: AgreementCheck | null;
 }
 
+/** The columns of results.csv/.feather: the first ten as before, then the trust columns. */
 export const RESULT_COLUMNS = [
   'target', 'sampler', 'llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'walltime', 'status', 'run_dir', 'error',
+  'model', 'truth', 'trust', 'agreement_z', 'warnings',
 ] as const satisfies ReadonlyArray<keyof ResultRow>;
 
-const NUMERIC = new Set(['llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'walltime']);
+const NUMERIC = new Set(['llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'walltime', 'truth', 'agreement_z']);
+
+/** Separates the full warnings in the single `warnings` cell of the CSV and Feather files. */
+export const WARNING_SEPARATOR = ' | ';
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
@@ -47,22 +70,49 @@ function describe(o: NodeOutcome): string {
   return parts.join('; ');
 }
 
+function readJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** "DLN 4-4-4-4 rank 2", "MLP 4-4-4-1 relu", "quadratic d=10". */
+export function describeTarget(meta: Pick<TargetMeta, 'config'> | null): string | null {
+  const model = meta?.config?.model;
+  if (!model) return null;
+  if (model.family === 'quadratic') return `quadratic d=${model.dim}`;
+  const widths = [model.in_dim, ...model.widths, model.out_dim].join('-');
+  if (model.family === 'dln') {
+    const t = meta.config.teacher;
+    return `DLN ${widths}${t?.family === 'dln' ? ` rank ${t.rank}` : ''}`;
+  }
+  return `MLP ${widths} ${model.activation}`;
+}
+
+interface AnalysisFields {
+  walltime_s?: unknown;
+  warnings?: unknown;
+  n: number | null;
+  beta: number | null;
+  gamma: number | null;
+}
+
 export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<string, NodeOutcome>): ResultRow[] {
-  return pairs.map((p) => {
+  const rows = pairs.map((p): ResultRow => {
     const chain = [p.build, p.sample, p.diagnose].map((id) => outcomes.get(id)!);
     const firstBad = chain.find((o) => o.status !== 'done');
+    const build = outcomes.get(p.build)!;
     const sample = outcomes.get(p.sample)!;
     const diag = outcomes.get(p.diagnose)!;
+    const built = build.status === 'done' ? (build.result as BuildTaskResult | null) : null;
     const run = sample.status === 'done' ? (sample.result as SampleTaskResult | null) : null;
     const d = diag.status === 'done' ? (diag.result as DiagnoseTaskResult | null) : null;
-    let walltime: number | null = null;
-    if (run?.dir && existsSync(join(run.dir, 'analysis.json'))) {
-      try {
-        walltime = num((JSON.parse(readFileSync(join(run.dir, 'analysis.json'), 'utf8')) as { walltime_s?: unknown }).walltime_s);
-      } catch {
-        walltime = null;
-      }
-    }
+    const analysis = run?.dir ? readJson<AnalysisFields>(join(run.dir, 'analysis.json')) : null;
+    const meta = built?.dir ? readJson<TargetMeta>(join(built.dir, 'meta.json')) : null;
+    let walltime = num(analysis?.walltime_s);
     if (walltime === null && sample.status === 'done') walltime = sample.walltime_s;
     // A pair whose build failed never sampled: its own status is dependency_failed.
     const status: RowStatus = !firstBad
@@ -70,6 +120,9 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
       : firstBad.status === 'cancelled' ? 'cancelled'
       : firstBad.status === 'dependency_failed' || firstBad.id === p.build ? 'dependency_failed'
       : 'failed';
+    const analysisWarnings = d?.warnings ?? (Array.isArray(analysis?.warnings) ? analysis.warnings.map(String) : []);
+    let truth: number | null = null;
+    if (meta !== null && analysis !== null) truth = truthOf(meta, analysis)?.value ?? null;
     return {
       target: p.target_id,
       sampler: p.sampler,
@@ -81,26 +134,80 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
       status,
       run_dir: run?.dir ?? null,
       error: firstBad ? describe(firstBad) : null,
+      model: describeTarget(meta),
+      truth,
+      trust: status,
+      agreement_z: null,
+      warnings: status === 'ok' ? [...targetWarnings(meta), ...analysisWarnings] : [],
+      agreement: null,
     };
   });
+  // Samplers of one target must agree within their MCSEs: compare them, then set the trust.
+  const byTarget = new Map<string, number[]>();
+  rows.forEach((r, i) => byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), i]));
+  for (const idx of byTarget.values()) {
+    const withEstimate = idx.filter((i) => rows[i]!.status === 'ok' && rows[i]!.llc_mean !== null);
+    if (withEstimate.length < 2) continue;
+    const result = crossSamplerAgreement(
+      withEstimate.map((i) => ({
+        key: String(i),
+        sampler: rows[i]!.sampler,
+        mean: rows[i]!.llc_mean,
+        mcse: rows[i]!.llc_mcse,
+        trusted: rows[i]!.warnings.length === 0,
+        variational: rows[i]!.warnings.some((w) => w.startsWith('variational')),
+      })),
+    );
+    for (const c of result.checks) {
+      const row = rows[Number(c.key)]!;
+      row.agreement = c;
+      row.agreement_z = c.z;
+      if (c.disagrees) row.warnings.push(disagreementReason(c, result.z_threshold));
+    }
+  }
+  for (const r of rows) if (r.status === 'ok') r.trust = trustOf(r.warnings).label;
+  return rows;
 }
 
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? String(v) : String(v);
+/** summary.json's `agreement`: per target, how its samplers compare (see agreement.ts). */
+export function agreementSummary(rows: readonly ResultRow[]): Record<string, { z_threshold: number; checks: AgreementCheck[] }> {
+  const out: Record<string, { z_threshold: number; checks: AgreementCheck[] }> = {};
+  for (const r of rows) {
+    if (r.agreement === null) continue;
+    const entry = (out[r.target] ??= { z_threshold: AGREEMENT_Z, checks: [] });
+    entry.checks.push({ ...r.agreement, key: r.run_dir ?? r.agreement.key, reference_key: refKey(rows, r.agreement.reference_key) });
+  }
+  return out;
+}
+
+/** The run dir of the row a check's reference_key (a row index) names. */
+function refKey(rows: readonly ResultRow[], key: string | null): string | null {
+  if (key === null) return null;
+  const row = rows[Number(key)];
+  return row?.run_dir ?? key;
+}
+
+function cellValue(r: ResultRow, c: (typeof RESULT_COLUMNS)[number]): string | number | null {
+  const v = r[c];
+  return Array.isArray(v) ? v.join(WARNING_SEPARATOR) : v;
+}
+
+function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function resultsCsv(rows: readonly ResultRow[]): string {
   const lines = [RESULT_COLUMNS.join(',')];
-  for (const r of rows) lines.push(RESULT_COLUMNS.map((c) => csvCell(r[c])).join(','));
+  for (const r of rows) lines.push(RESULT_COLUMNS.map((c) => csvCell(cellValue(r, c))).join(','));
   return `${lines.join('\n')}\n`;
 }
 
 export function resultsFeather(rows: readonly ResultRow[]): Uint8Array {
   const cols: Record<string, Vector> = {};
   for (const c of RESULT_COLUMNS) {
-    const values = rows.map((r) => r[c]);
+    const values = rows.map((r) => cellValue(r, c));
     cols[c] = NUMERIC.has(c)
       ? vectorFromArray(values as Array<number | null>, new Float64())
       : vectorFromArray(values as Array<string | null>, new Utf8());
@@ -122,19 +229,32 @@ function fmt(v: number | null, digits: number): string {
   return v.toFixed(digits);
 }
 
-/** The terminal table: target, sampler, λ̂ ± MCSE, R-hat, ESS, time, status. */
+/**
+ * The terminal table: target, model, sampler, λ̂ ± MCSE, truth, R-hat, ESS, time, trust. The
+ * trust column replaces the task status: a row whose tasks succeeded but whose estimate carries
+ * a warning says `warn`, never `ok`; a row without an estimate says why (failed, ...).
+ */
 export function summaryTable(rows: readonly ResultRow[]): string {
-  const header = ['target', 'sampler', 'λ̂ ± MCSE', 'R-hat', 'ESS', 'time', 'status'];
+  const header = ['target', 'model', 'sampler', 'λ̂ ± MCSE', 'truth', 'R-hat', 'ESS', 'time', 'trust'];
   const body = rows.map((r) => [
     r.target,
+    r.model ?? '-',
     r.sampler,
     r.llc_mean === null ? '-' : `${fmt(r.llc_mean, 3)} ± ${fmt(r.llc_mcse, 3)}`,
+    r.truth === null ? '-' : fmt(r.truth, 3),
     fmt(r.r_hat, 3),
     r.ess_bulk === null ? '-' : r.ess_bulk.toFixed(0),
     r.walltime === null ? '-' : `${r.walltime.toFixed(1)}s`,
-    r.status,
+    r.trust,
   ]);
   const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]!].length)));
   const line = (cells: string[]): string => cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** Lines under the table for estimates that disagree with the other samplers of their target. */
+export function disagreementLines(rows: readonly ResultRow[]): string[] {
+  return rows
+    .filter((r) => r.agreement?.disagrees)
+    .map((r) => `${r.target} ${r.sampler}: ${disagreementReason(r.agreement!)}`);
 }
