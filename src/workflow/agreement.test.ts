@@ -62,6 +62,16 @@ describe('cross-sampler agreement', () => {
     expect(hmcVi.mode).toBe('consensus');
   });
 
+  it('never judges a warning-free estimate by one with warnings', () => {
+    // sgld is clean, hmc has warnings and is far off: hmc is flagged, sgld is not compared at all.
+    const r = crossSamplerAgreement([est('hmc', 9, 0.05, { trusted: false }), est('sgld', 7.5, 0.1)]);
+    expect(r.checks.map((c) => [c.sampler, c.reference, c.disagrees])).toEqual([['hmc', 'consensus of sgld', true]]);
+    expect(r.skipped).toEqual([{ key: 'sgld', sampler: 'sgld', reason: 'no estimate without warnings to compare with' }]);
+    // Two estimates with warnings are still compared with each other.
+    const both = crossSamplerAgreement([est('mclmc', 9, 0.05, { trusted: false }), est('sgld', 7.5, 0.1, { trusted: false })]);
+    expect(both.checks.map((c) => c.disagrees)).toEqual([true, true]);
+  });
+
   it('skips estimates without a mean or an MCSE, saying why', () => {
     const r = crossSamplerAgreement([est('hmc', 7, 0.1), est('vi', 7, null), est('sgld', null, null)]);
     expect(r.checks).toEqual([]);

@@ -13,8 +13,11 @@
  * (exact Metropolis-adjusted sampling: its only error is Monte Carlo error). Otherwise each
  * estimate is compared with the inverse-variance weighted mean of the *other* estimates
  * (leave one out, so the statistic stays standard normal: the two are independent), with SE²
- * = 1 / Σ 1/MCSE_j². Variational estimates are tested but never part of a reference: their
- * family is biased on singular posteriors by construction.
+ * = 1 / Σ 1/MCSE_j². A reference is never less trustworthy than what it judges: an estimate
+ * without warnings is compared only with others without warnings (and not at all when there
+ * are none), one with warnings with the warning-free others when there are any. Variational
+ * estimates are tested but never part of a reference: their family is biased on singular
+ * posteriors by construction.
  */
 
 /** z above which two estimates disagree; 3 means a 0.27% false-alarm rate per comparison. */
@@ -85,9 +88,14 @@ export function crossSamplerAgreement(estimates: readonly SamplerEstimate[], zMa
   }
   const checks: AgreementCheck[] = [];
   for (const e of ok) {
-    const others = ok.filter((o) => o !== e && !o.variational);
+    const candidates = ok.filter((o) => o !== e && !o.variational);
+    const trustedOthers = candidates.filter((o) => o.trusted);
+    const others = e.trusted || trustedOthers.length > 0 ? trustedOthers : candidates;
     if (others.length === 0) {
-      if (ok.length > 1) skipped.push({ key: e.key, sampler: e.sampler, reason: 'no non-variational estimate to compare with' });
+      if (ok.length > 1) {
+        const why = candidates.length > 0 ? 'no estimate without warnings to compare with' : 'no non-variational estimate to compare with';
+        skipped.push({ key: e.key, sampler: e.sampler, reason: why });
+      }
       continue;
     }
     let wSum = 0;

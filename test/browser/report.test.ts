@@ -16,6 +16,7 @@ import { writeReport, type ReportResult } from '../../src/report/index.js';
 import { quadraticPosteriorLambda } from '../../src/posterior/truth.js';
 import { decodePng, greyVariance } from '../plots/png.js';
 import { ensureChromium, HEADLESS_FLAGS } from '../../src/report/chromium.js';
+import { disagreementReason } from '../../src/workflow/agreement.js';
 
 
 let home: string;
@@ -153,8 +154,32 @@ describe('HTML report in headless Chromium', () => {
     expect(badBg).not.toBe(goodBg);
     const warnings = await page.$$eval('#run-run_quad_hmc ul.warnings li', (lis) => lis.map((l) => l.textContent ?? ''));
     const a = JSON.parse(readFileSync(join(home, 'runs', 'run_quad_hmc', 'analysis.json'), 'utf8')) as { warnings: string[] };
-    expect(warnings).toEqual(a.warnings);
+    // Every analysis warning, and a disagreement with the warning-free sgld run of the same target if there is one.
+    const reportRow = report.rows.find((r) => r.run_id === 'run_quad_hmc')!;
+    const agreement = reportRow.agreement!;
+    expect(agreement.reference).toBe('consensus of sgld');
+    const expected = [...a.warnings, ...(agreement.disagrees ? [disagreementReason(agreement)] : [])];
+    expect([...warnings].sort()).toEqual(expected.sort());
     expect(warnings.join('\n')).toMatch(/divergent/);
+    const facts = await page.$$eval('#run-run_quad_hmc table.facts tr', (trs) =>
+      trs.map((tr) => [tr.querySelector('th')?.textContent ?? '', tr.querySelector('td')?.textContent ?? '']),
+    );
+    const fact = facts.find(([k]) => k === 'cross-sampler agreement');
+    expect(fact?.[1]).toMatch(new RegExp(`^vs consensus of sgld: .*z = ${Number(agreement.z.toPrecision(3))} \\(${agreement.disagrees ? 'disagrees' : 'agrees'}`));
+  });
+
+  it('has a trust column: ok for a clean run, warn (N) with the most serious reason otherwise, never ok with warnings', async () => {
+    const rows = await tableRows();
+    const byId = Object.fromEntries(rows.map((r) => [r.runId, r]));
+    expect(byId.run_quad_sgld!.cells.trust!.text).toBe('ok');
+    const hmc = byId.run_quad_hmc!.cells.trust!.text;
+    const n = Number(byId.run_quad_hmc!.cells.warnings!.value);
+    expect(n).toBeGreaterThan(1);
+    expect(hmc).toMatch(new RegExp(`^warn \\(${n}\\): `));
+    expect(byId.run_broken!.cells.trust!.text).toBe('no estimate');
+    for (const r of rows) {
+      if (r.cls.includes('warn')) expect(r.cells.trust!.text).not.toBe('ok');
+    }
   });
 
   it('loads every image (naturalWidth > 0), all from inside the report directory', async () => {
