@@ -1,10 +1,13 @@
 /**
  * `lambda-hat workflow llc --config FILE [--local | --parsl-card CARD | --card CARD] [--set k=v]... [--promote]`
  *
- * With no --config: the shipped smoke experiment (config/smoke.yaml). With no card, or
- * --local: the local process pool (config/cards/local.yaml). `--set` applies to the card.
+ * With no --config: the shipped demo (config/demo.yaml), which also writes the HTML report. A
+ * --config that is not a file may name a shipped experiment (`--config smoke` is
+ * config/smoke.yaml, the Python system's smoke file). With no card, or --local: the local
+ * process pool (config/cards/local.yaml). `--set` applies to the card.
  * Exit status: 0 when every task succeeded, 1 when any failed, 130 after Ctrl-C.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultLocalCard, loadCard, packageRoot, type Card } from '../config/cards.js';
@@ -27,7 +30,18 @@ interface LlcOptions {
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function defaultExperimentPath(): string {
-  return join(packageRoot(), 'config', 'smoke.yaml');
+  return join(packageRoot(), 'config', 'demo.yaml');
+}
+
+/** A path as given, else a shipped experiment by name (`smoke` -> config/smoke.yaml). */
+export function resolveExperimentPath(config: string | undefined): string {
+  if (config === undefined) return defaultExperimentPath();
+  if (existsSync(config) || /[\\/]/.test(config)) return config;
+  for (const name of [config, `${config}.yaml`]) {
+    const shipped = join(packageRoot(), 'config', name);
+    if (existsSync(shipped) && name.endsWith('.yaml')) return shipped;
+  }
+  return config;
 }
 
 export function resolveCardOption(o: Pick<LlcOptions, 'card' | 'parslCard' | 'set'>): Card {
@@ -42,12 +56,13 @@ export function registerWorkflow(program: Command): void {
   const wf = program.command('workflow').description('Run experiments as task graphs on an executor');
   wf.command('llc')
     .description('Plan targets x samplers from an experiment file and run build -> sample -> diagnose (-> report)')
-    .option('--config <file>', 'experiment file (default: the shipped smoke experiment config/smoke.yaml)')
+    .option('--config <file>', 'experiment file, or a shipped one by name: demo (the default, config/demo.yaml) or smoke')
     .option('--local', 'run on the local process pool (the default unless a card says otherwise)')
     .option('--card <card>', 'executor card: a path or a shipped name (local, local-threads, local-htex, slurm/cpu)')
     .option('--parsl-card <card>', 'same as --card (the Python system\'s name)')
     .option('--set <key=value>', 'override a card key, e.g. --set max_workers=4 (repeatable)', collect, [])
-    .option('--promote', 'also regenerate the HTML report when the runs are diagnosed')
+    .option('--promote', 'also write the HTML report when the runs are diagnosed (the default for the demo)')
+    .option('--no-promote', 'no HTML report')
     .option('--progress <mode>', 'auto (redraw on a terminal), plain (lines) or silent', 'auto')
     .action(async (o: LlcOptions) => {
       const code = await workflowLlc(o);
@@ -58,7 +73,7 @@ export function registerWorkflow(program: Command): void {
 export async function workflowLlc(o: LlcOptions): Promise<number> {
   let card: Card;
   let experiment: ReturnType<typeof loadExperiment>;
-  const configPath = o.config ?? defaultExperimentPath();
+  const configPath = resolveExperimentPath(o.config);
   try {
     card = resolveCardOption(o);
     experiment = loadExperiment(configPath);
@@ -89,7 +104,8 @@ export async function workflowLlc(o: LlcOptions): Promise<number> {
       experiment,
       card,
       home,
-      promote: o.promote ?? false,
+      // The demo shows everything, the report included; other experiments ask for it.
+      promote: o.promote ?? o.config === undefined,
       signal: ac.signal,
       progress: o.progress ?? 'auto',
     });

@@ -28,7 +28,6 @@ const PATTERNS: { re: RegExp; short: (m: RegExpMatchArray) => string }[] = [
   { re: /^burn-in of \d+ draws discards all/, short: () => 'no draws after burn-in' },
   { re: /^chain (\d+) failed/, short: (m) => `chain ${m[1]} failed` },
   { re: /^only (\d+) of (\d+) chains are usable/, short: (m) => `${m[1]}/${m[2]} chains usable` },
-  { re: /^(.+?) not computed:/, short: (m) => `${m[1]} not computed` },
   { re: /^w\* not a minimum/, short: () => 'w* not a minimum' },
   { re: /^(training ended with gradient norm|w\* is the teacher, but the labels are noisy)/, short: () => 'w* not a minimum' },
   { re: /^negative λ̂/, short: () => 'negative λ̂' },
@@ -42,6 +41,7 @@ const PATTERNS: { re: RegExp; short: (m: RegExpMatchArray) => string }[] = [
   { re: /^bulk ESS ([\d.e+]+)/, short: (m) => `ESS ${m[1]}` },
   { re: /^tail ESS ([\d.e+]+)/, short: (m) => `tail ESS ${m[1]}` },
   { re: /^chains have unequal lengths/, short: () => 'unequal chains' },
+  { re: /^(.+?) not computed:/, short: (m) => `${m[1]} not computed` },
 ];
 
 /** Shortens one warning; an unknown one keeps its text up to the first colon. */
