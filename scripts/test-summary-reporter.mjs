@@ -4,7 +4,7 @@
 // unhandled error, and every skipped test with the reason it was skipped. vitest's own JSON
 // report misses the middle two: a suite whose beforeAll throws shows up there as skipped tests.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 
 /** First line of an error, with its name when the message does not already say it. */
 function describeError(e) {
@@ -52,7 +52,11 @@ export default class TestSummaryReporter {
       }
     }
     for (const e of unhandledErrors) {
-      summary.failures.push({ kind: 'unhandled', where: e?.testId ?? e?.type ?? 'outside any test', error: describeError(e) });
+      // vitest names the test that was running when the error surfaced, when there was one.
+      const file = e?.VITEST_TEST_PATH ? relative(process.cwd(), e.VITEST_TEST_PATH) : null;
+      const test = e?.VITEST_TEST_NAME ?? null;
+      const where = file ? `${file}${test ? ` > ${test}` : ''}` : 'outside any test';
+      summary.failures.push({ kind: 'unhandled', where: `${where}${e?.type ? ` (${e.type})` : ''}`, error: describeError(e) });
     }
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

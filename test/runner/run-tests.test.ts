@@ -186,7 +186,7 @@ describe.concurrent('the closing line of npm test matches its exit status', () =
     const r = await runner(['cases/unhandled']);
     expect(r.status).toBe(1);
     expect(r.counts).toEqual({ passed: 1, failed: 1, skipped: 0 });
-    expect(r.output).toMatch(/unhandled: .*late rejection/);
+    expect(r.output).toMatch(/unhandled: cases\/unhandled\.test\.mjs > leaks a rejection \(Unhandled Rejection\): late rejection/);
     expectConsistent(r);
   });
 

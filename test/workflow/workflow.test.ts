@@ -112,7 +112,7 @@ describe('workflow llc with the real stages', () => {
     const ran = [...repaired.outcomes.values()].filter((o) => !o.cached).map((o) => o.id).sort();
     expect(ran).toEqual(['diagnose-t0-s1-sgld', 'sample-t0-s1-sgld']);
     expect(llcs(repaired.rows)).toEqual(llcs(resumed.rows));
-  }, 120_000);
+  }, 240_000);
 
   it('gives identical λ̂ on the thread executor', async () => {
     expect(processRows).toBeDefined();
