@@ -148,9 +148,12 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
   for (const idx of byTarget.values()) {
     const withEstimate = idx.filter((i) => rows[i]!.status === 'ok' && rows[i]!.llc_mean !== null);
     if (withEstimate.length < 2) continue;
+    // Rows are keyed by their run directory: that is what summary.json names.
+    const keyOf = (i: number): string => rows[i]!.run_dir ?? `row ${i}`;
+    const byKey = new Map(withEstimate.map((i) => [keyOf(i), rows[i]!]));
     const result = crossSamplerAgreement(
       withEstimate.map((i) => ({
-        key: String(i),
+        key: keyOf(i),
         sampler: rows[i]!.sampler,
         mean: rows[i]!.llc_mean,
         mcse: rows[i]!.llc_mcse,
@@ -159,7 +162,7 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
       })),
     );
     for (const c of result.checks) {
-      const row = rows[Number(c.key)]!;
+      const row = byKey.get(c.key)!;
       row.agreement = c;
       row.agreement_z = c.z;
       if (c.disagrees) row.warnings.push(disagreementReason(c, result.z_threshold));
@@ -174,17 +177,9 @@ export function agreementSummary(rows: readonly ResultRow[]): Record<string, { z
   const out: Record<string, { z_threshold: number; checks: AgreementCheck[] }> = {};
   for (const r of rows) {
     if (r.agreement === null) continue;
-    const entry = (out[r.target] ??= { z_threshold: AGREEMENT_Z, checks: [] });
-    entry.checks.push({ ...r.agreement, key: r.run_dir ?? r.agreement.key, reference_key: refKey(rows, r.agreement.reference_key) });
+    (out[r.target] ??= { z_threshold: AGREEMENT_Z, checks: [] }).checks.push(r.agreement);
   }
   return out;
-}
-
-/** The run dir of the row a check's reference_key (a row index) names. */
-function refKey(rows: readonly ResultRow[], key: string | null): string | null {
-  if (key === null) return null;
-  const row = rows[Number(key)];
-  return row?.run_dir ?? key;
 }
 
 function cellValue(r: ResultRow, c: (typeof RESULT_COLUMNS)[number]): string | number | null {
