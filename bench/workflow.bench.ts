@@ -1,7 +1,8 @@
 // `npm run bench workflow`: the workflow on each executor, measured on the compiled package
 // (dist/, rebuilt first with tsc) as users run it. Writes bench/results/workflow.json.
 //   1. smoke experiment end to end (config/smoke.yaml, fresh store) with processes, threads,
-//      SLURM (when `sinfo` works), plus the rerun of the finished workflow (processes);
+//      SLURM (when `sinfo` works), plus the rerun of the finished workflow (processes), and the
+//      demo (the default experiment, with its report) on the default card;
 //   2. per-task overhead of each executor: N empty tasks one at a time;
 //   3. 2 targets x 4 samplers (smoke samplers, second target = other seed), max_workers 1 vs 2.
 // Timings on the shared 2-core machine are noisy: the load average is recorded with them.
@@ -86,12 +87,16 @@ export default async function workflowBench(): Promise<void> {
   for (const [executor, card] of cards) {
     const home = tmp(`lh-bench-${executor}-`);
     if (executor === 'processes') procHome = home;
-    const r = runCli(home, ['--card', card, '--set', 'max_workers=2']);
+    const r = runCli(home, ['--config', 'smoke', '--card', card, '--set', 'max_workers=2']);
     smoke.push({ executor, card, max_workers: 2, wall_s: r.wall_s, exit: r.exit, rows: tableRows(r.stdout), stage_task_s: stageSeconds(r.stdout) });
     console.error(`smoke on ${executor}: ${r.wall_s.toFixed(1)} s (exit ${r.exit})`);
   }
-  const rerun = runCli(procHome, ['--card', 'local', '--set', 'max_workers=2']);
+  const rerun = runCli(procHome, ['--config', 'smoke', '--card', 'local', '--set', 'max_workers=2']);
   console.error(`smoke rerun (everything reused): ${rerun.wall_s.toFixed(1)} s`);
+  // The README's first command: the demo with its report, on the default card.
+  const demoRun = runCli(tmp('lh-bench-demo-'), []);
+  const demo = { wall_s: demoRun.wall_s, exit: demoRun.exit, rows: tableRows(demoRun.stdout), stage_task_s: stageSeconds(demoRun.stdout) };
+  console.error(`demo (default experiment, with report): ${demoRun.wall_s.toFixed(1)} s (exit ${demoRun.exit})`);
 
   // 2. per-task overhead
   const N = 8;
@@ -128,6 +133,7 @@ export default async function workflowBench(): Promise<void> {
     note: 'compiled package (dist/); wall times include process start-up; fresh store per run',
     slurm: slurm.reason,
     smoke_end_to_end: smoke,
+    demo_end_to_end: demo,
     smoke_rerun_all_reused: { executor: 'processes', wall_s: rerun.wall_s, exit: rerun.exit },
     per_task_overhead: { tasks: N, ...per_task },
     two_targets_x_four_samplers: scaling,

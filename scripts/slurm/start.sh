@@ -22,8 +22,9 @@ fi
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
   log "installing slurm-wlm and munge"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  # Wait for another apt/dpkg run (another test run on a shared machine) instead of failing.
+  apt-get -o DPkg::Lock::Timeout=180 update -qq
+  apt-get -o DPkg::Lock::Timeout=180 install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 fi
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

@@ -8,6 +8,7 @@ import { registerValidate } from './validate.js';
 import { registerReport } from './report.js';
 import { registerWorkflow } from './workflow.js';
 import { registerArtifacts } from './artifacts.js';
+import { registerDoctor } from './doctor.js';
 import { CODE_VERSION } from '../version.js';
 import { enableRelaxedSimd } from '../engine/index.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerReport(program);
   registerArtifacts(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -3,8 +3,10 @@
  *   [--experiment NAME] [--set k=v]... [--promote] [--dry-run [--json]]`
  * (`workflow sample` is the same command: the Python system's newer name.)
  *
- * With no --config: the shipped smoke experiment (config/smoke.yaml). With no card, or
- * --local: the local process pool (config/cards/local.yaml); `--backend local | slurm-cpu |
+ * With no --config: the shipped demo (config/demo.yaml), which also writes the HTML report. A
+ * --config that is not a file may name a shipped experiment (`--config smoke` is
+ * config/smoke.yaml, the Python system's smoke file). With no card, or --local: the local
+ * process pool (config/cards/local.yaml); `--backend local | slurm-cpu |
  * slurm-gpu` (the Python CLI's option, default from LAMBDA_HAT_BACKEND) picks a shipped card.
  * `--set` applies to the card, except keys under the experiment's own top-level keys
  * (`targets.0.overrides.training.steps=50`, `samplers.1.overrides.draws=20`, `experiment=x`),
@@ -15,6 +17,7 @@
  * validation), so a config error exits 2 with file:line and nothing runs.
  * Exit status: 0 when every task succeeded, 1 when any failed, 2 for a config error, 130 after Ctrl-C.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultLocalCard, loadCard, packageRoot, type Card } from '../config/cards.js';
@@ -22,6 +25,7 @@ import { experimentStore, loadExperiment, type LoadedExperiment, type StoreChoic
 import { formatConfigError, parseSet } from '../config/load.js';
 import { formatCompatNote } from '../config/python-compat.js';
 import { validateExperiment } from '../workflow/validate.js';
+import { disagreementLines } from '../workflow/results.js';
 
 interface LlcOptions {
   config?: string;
@@ -40,7 +44,18 @@ interface LlcOptions {
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function defaultExperimentPath(): string {
-  return join(packageRoot(), 'config', 'smoke.yaml');
+  return join(packageRoot(), 'config', 'demo.yaml');
+}
+
+/** A path as given, else a shipped experiment by name (`smoke` -> config/smoke.yaml). */
+export function resolveExperimentPath(config: string | undefined): string {
+  if (config === undefined) return defaultExperimentPath();
+  if (existsSync(config) || /[\\/]/.test(config)) return config;
+  for (const name of [config, `${config}.yaml`]) {
+    const shipped = join(packageRoot(), 'config', name);
+    if (existsSync(shipped) && name.endsWith('.yaml')) return shipped;
+  }
+  return config;
 }
 
 /**
@@ -101,14 +116,15 @@ export function registerWorkflow(program: Command): void {
   wf.command('llc')
     .alias('sample')
     .description('Plan targets x samplers from an experiment file and run build -> sample -> diagnose (-> report); `workflow sample` is the same command')
-    .option('--config <file>', 'experiment file (default: the shipped smoke experiment config/smoke.yaml)')
+    .option('--config <file>', 'experiment file, or a shipped one by name: demo (the default, config/demo.yaml) or smoke')
     .option('--local', 'run on the local process pool (the default unless a card says otherwise)')
     .option('--card <card>', 'executor card: a path or a shipped name (local, local-threads, local-htex, slurm/cpu)')
     .option('--parsl-card <card>', 'same as --card (the Python system\'s name)')
     .option('--backend <name>', 'the Python CLI\'s executor choice: local | slurm-cpu | slurm-gpu (default: LAMBDA_HAT_BACKEND)')
     .option('--experiment <name>', 'experiment name (default: the file\'s `experiment`, else dev)')
     .option('--set <key=value>', 'override a card key (--set max_workers=4) or, under targets/samplers/experiment..., a key of the experiment file (repeatable)', collect, [])
-    .option('--promote', 'also regenerate the HTML report when the runs are diagnosed')
+    .option('--promote', 'also write the HTML report when the runs are diagnosed (the default for the demo)')
+    .option('--no-promote', 'no HTML report')
     .option('--progress <mode>', 'auto (redraw on a terminal), plain (lines) or silent', 'auto')
     .option('--dry-run', 'print the plan (targets, samplers, resolved settings, tasks and what the store already holds) and run nothing')
     .option('--json', 'with --dry-run: the plan as JSON')
@@ -131,7 +147,7 @@ export async function prepareWorkflow(o: LlcOptions, env: NodeJS.ProcessEnv = pr
   if (o.json && !o.dryRun) throw new Error('--json goes with --dry-run');
   const sets = splitSets(o.set);
   const { card, note } = chooseCard({ ...o, set: sets.card }, env);
-  const experiment = loadExperiment(o.config ?? defaultExperimentPath(), sets.experiment, o.experiment !== undefined ? { experimentName: o.experiment } : {});
+  const experiment = loadExperiment(resolveExperimentPath(o.config), sets.experiment, o.experiment !== undefined ? { experimentName: o.experiment } : {});
   const store = experimentStore(experiment, env, cwd);
   const validated = await validateExperiment(experiment, store.home);
   return { card, experiment, store, validated, ...(note ? { backendNote: note } : {}) };
@@ -185,11 +201,16 @@ export async function workflowLlc(o: LlcOptions): Promise<number> {
       experiment,
       card,
       home,
-      promote: o.promote ?? false,
+      // The demo shows everything, the report included; other experiments ask for it.
+      promote: o.promote ?? o.config === undefined,
       signal: ac.signal,
       progress: o.progress ?? 'auto',
     });
     process.stdout.write(`${summaryTable(r.rows)}\n`);
+    const disagreements = disagreementLines(r.rows);
+    if (disagreements.length > 0) {
+      process.stdout.write(`\nsamplers that disagree beyond their Monte Carlo errors:\n${disagreements.map((l) => `  ${l}\n`).join('')}`);
+    }
     const failed = r.failed.filter((f) => f.status === 'failed');
     if (failed.length > 0) {
       process.stdout.write(`\nfailed tasks:\n`);

@@ -25,6 +25,16 @@ export const resultRow = z.strictObject({
   run_dir: z.string().nullable(),
   /** Why the row is not ok: the failing task and its root cause. */
   error: z.string().nullable(),
+  /** What the target is, e.g. "DLN 4-4-4-4 rank 2". */
+  model: z.string().nullable(),
+  /** The known learning coefficient of the target (Aoyagi, exact quadratic), when there is one. */
+  truth: stat,
+  /** "ok", "warn (N): <most serious reason>", or for a row without an estimate its status. */
+  trust: z.string(),
+  /** z of the cross-sampler comparison of this row (null when it was not compared). */
+  agreement_z: stat,
+  /** Every reason behind `trust`, in full (target, analysis, agreement); one cell in the files, joined by WARNING_SEPARATOR. */
+  warnings: z.array(z.string()),
 });
 export type ResultRow = z.output<typeof resultRow>;
 export type ResultColumn = keyof ResultRow;
@@ -32,10 +42,30 @@ export type ResultColumn = keyof ResultRow;
 /** The columns in file order (the schema's key order). */
 export const RESULT_COLUMNS = Object.keys(resultRow.shape) as ResultColumn[];
 
-/** A results.csv row as read back: every cell a string, empty for null. */
-export const resultCsvRow = z.object(
-  Object.fromEntries(RESULT_COLUMNS.map((c) => [c, z.string()])) as Record<ResultColumn, z.ZodString>,
-);
+/** Separates the full warnings in the single `warnings` cell of the CSV and Feather files. */
+export const WARNING_SEPARATOR = ' | ';
+
+/**
+ * A results.csv row as read back: every cell a string, empty for null. Files written before the
+ * trust columns existed lack model, truth, trust, agreement_z and warnings.
+ */
+export const resultCsvRow = z.object({
+  target: z.string(),
+  sampler: z.string(),
+  llc_mean: z.string(),
+  llc_mcse: z.string(),
+  r_hat: z.string(),
+  ess_bulk: z.string(),
+  walltime: z.string(),
+  status: z.string(),
+  run_dir: z.string(),
+  error: z.string(),
+  model: z.string().optional(),
+  truth: z.string().optional(),
+  trust: z.string().optional(),
+  agreement_z: z.string().optional(),
+  warnings: z.string().optional(),
+} satisfies Record<ResultColumn, z.ZodType>);
 export type ResultCsvRow = z.output<typeof resultCsvRow>;
 
 /** A target x sampler pair of an invocation that produced no usable run. */

@@ -5,6 +5,7 @@
  */
 import type { FailedPair } from './collect.js';
 import type { ReportRow } from './index.js';
+import { AGREEMENT_Z } from '../workflow/agreement.js';
 
 export interface HtmlInput {
   title: string;
@@ -45,11 +46,11 @@ function runAnchor(r: ReportRow): string {
 function summaryTable(rows: ReportRow[]): string {
   const head = [
     'target', 'sampler', 'λ̂', '± MCSE', 'R-hat', 'ESS bulk', 'ESS tail', 'work (FGE)', 'wall time (s)',
-    'truth λ', 'rel. error', 'warnings',
+    'truth λ', 'rel. error', 'trust', 'warnings',
   ];
   const body = rows.map((r) => {
     const a = r.analysis;
-    const nWarn = a?.warnings.length ?? 0;
+    const nWarn = r.trust.reasons.length;
     const cls = r.error !== null ? 'failed' : nWarn > 0 ? 'warn' : 'ok';
     const warnCell =
       r.error !== null
@@ -70,6 +71,9 @@ function summaryTable(rows: ReportRow[]): string {
       numCell('walltime_s', a?.walltime_s, 3),
       numCell('truth', r.truth?.value ?? null, 5),
       numCell('rel_error', r.rel_error, 3),
+      r.error !== null
+        ? '<td class="trust" data-key="trust" data-value="error">no estimate</td>'
+        : `<td class="trust" data-key="trust" data-value="${escapeHtml(r.trust.label)}">${escapeHtml(r.trust.label)}</td>`,
       warnCell,
       '</tr>',
     ].join('');
@@ -100,9 +104,9 @@ function runSection(r: ReportRow): string {
   parts.push(`<h3>${escapeHtml(r.sampler ?? '?')} on ${escapeHtml(r.target_id ?? '?')} <small>${escapeHtml(r.run_id)}</small></h3>`);
   if (r.error !== null) parts.push(`<p class="error">analysis failed: ${escapeHtml(r.error)}</p>`);
   if (a !== null) {
-    if (a.warnings.length > 0) {
+    if (r.trust.reasons.length > 0) {
       parts.push('<ul class="warnings">');
-      for (const w of a.warnings) parts.push(`<li>${escapeHtml(w)}</li>`);
+      for (const w of r.trust.reasons) parts.push(`<li>${escapeHtml(w.full)}</li>`);
       parts.push('</ul>');
     } else {
       parts.push('<p class="no-warnings">No warnings.</p>');
@@ -124,6 +128,14 @@ function runSection(r: ReportRow): string {
     }
     if (a.acceptance_mean !== null) facts.push(['mean acceptance', fmt(a.acceptance_mean, 3)]);
     if (r.truth !== null) facts.push(['truth λ', `${fmt(r.truth.value, 6)} (${r.truth.source}); relative error ${fmt(r.rel_error, 3)}`]);
+    if (r.agreement !== null) {
+      const c = r.agreement;
+      facts.push([
+        'cross-sampler agreement',
+        `vs ${c.reference}: ${fmt(c.reference_mean)} ± ${fmt(c.reference_se, 2)}, z = ${fmt(c.z, 3)} (` +
+          `${c.disagrees ? 'disagrees' : 'agrees'}: |Δ| / sqrt(MCSE² + SE²) ${c.disagrees ? '>' : '≤'} ${AGREEMENT_Z})`,
+      ]);
+    }
     for (const [k, why] of Object.entries(a.reasons ?? {})) facts.push([`${k} is null`, why]);
     parts.push(`<table class="facts">${facts.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`);
   }
@@ -162,7 +174,7 @@ section.run { margin-bottom: 2rem; }
 
 export function renderHtml(input: HtmlInput): string {
   const { rows } = input;
-  const nWarn = rows.filter((r) => (r.analysis?.warnings.length ?? 0) > 0).length;
+  const nWarn = rows.filter((r) => r.error === null && r.trust.reasons.length > 0).length;
   const nErr = rows.filter((r) => r.error !== null).length;
   const body: string[] = [];
   body.push(`<h1>${escapeHtml(input.title)}</h1>`);
@@ -173,7 +185,10 @@ export function renderHtml(input: HtmlInput): string {
   body.push('<h2>Results</h2>');
   body.push(
     '<p>λ̂ is the mean of nβ(L<sub>n</sub>(w) − L0) over chains and kept draws; MCSE its Monte Carlo standard error. ' +
-      'Rows in amber carry warnings: the estimate should not be trusted until they are resolved.</p>',
+      'Rows in amber carry warnings (the trust column names the most serious; the run section lists all): ' +
+      'the estimate should not be trusted until they are resolved. Estimates of one target are also checked ' +
+      `against each other: HMC's when it has no warnings, else the others' consensus, flagged when ` +
+      `|Δ| / sqrt(MCSE² + SE²) &gt; ${AGREEMENT_Z}.</p>`,
   );
   body.push(rows.length > 0 ? summaryTable(rows) : '<p>No runs.</p>');
   if (input.failures.length > 0) {

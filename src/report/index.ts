@@ -23,6 +23,8 @@ import { CODE_VERSION } from '../version.js';
 import { samplerTraits } from '../samplers/registry.js';
 import type { SamplerTraits } from '../samplers/sampler.js';
 import type { Analysis, FailedPair, JsonValue, RunManifest, ResolvedTargetConfig } from '../contracts/index.js';
+import { crossSamplerAgreement, disagreementReason, type AgreementCheck } from '../workflow/agreement.js';
+import { targetWarnings, trustOf, type Trust } from '../workflow/trust.js';
 
 export interface ReportOptions {
   runDirs: string[];
@@ -54,6 +56,12 @@ export interface ReportRow {
   target_config: ResolvedTargetConfig | null;
   /** What the run's sampler declares about its estimates (null for a sampler this version does not know). */
   sampler_traits: SamplerTraits | null;
+  /** The target's own warnings (w* not a minimum). */
+  target_warnings: string[];
+  /** ok / warn (N): reason, from the target, the analysis and cross-sampler agreement. */
+  trust: Trust;
+  /** This run against the other samplers of its target, when there were any. */
+  agreement: AgreementCheck | null;
 }
 
 export interface ReportResult {
@@ -114,12 +122,44 @@ async function rowOf(opts: ReportOptions, runDirIn: string, plotsOut: string): P
     manifest,
     target_config: meta?.config ?? null,
     sampler_traits: samplerOf(analysis, manifest),
+    target_warnings: targetWarnings(meta),
+    trust: trustOf([...targetWarnings(meta), ...(analysis?.warnings ?? [])]),
+    agreement: null,
   };
 }
 
 function samplerOf(analysis: Analysis | null, manifest: RunManifest | null): SamplerTraits | null {
   const name = analysis?.sampler ?? manifest?.sampler ?? null;
   return name === null ? null : samplerTraits(name) ?? null;
+}
+
+/** Compares the samplers of each target (see src/workflow/agreement.ts) and updates the trust. */
+function addAgreement(rows: ReportRow[]): void {
+  const byTarget = new Map<string, ReportRow[]>();
+  for (const r of rows) {
+    if (r.target_id === null || r.analysis === null) continue;
+    byTarget.set(r.target_id, [...(byTarget.get(r.target_id) ?? []), r]);
+  }
+  for (const group of byTarget.values()) {
+    if (group.length < 2) continue;
+    const result = crossSamplerAgreement(
+      group.map((r) => ({
+        key: r.run_id,
+        sampler: r.sampler ?? '?',
+        mean: r.analysis!.llc_mean,
+        mcse: r.analysis!.llc_mcse,
+        trusted: r.trust.reasons.length === 0,
+        variational: r.analysis!.warnings.some((w) => w.startsWith('variational')),
+      })),
+    );
+    for (const c of result.checks) {
+      const row = group.find((r) => r.run_id === c.key)!;
+      row.agreement = c;
+      if (c.disagrees) {
+        row.trust = trustOf([...row.target_warnings, ...row.analysis!.warnings, disagreementReason(c, result.z_threshold)]);
+      }
+    }
+  }
 }
 
 export async function writeReport(opts: ReportOptions): Promise<ReportResult> {
@@ -134,6 +174,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportResult> {
     (a.sampler ?? '').localeCompare(b.sampler ?? '') ||
     a.run_id.localeCompare(b.run_id),
   );
+  addAgreement(rows);
   // Plot folders of runs no longer in this report would be stale gallery entries.
   const keep = new Set([...rows.map((r) => r.run_id), '_report']);
   for (const name of readdirSync(plotsOut)) if (!keep.has(name)) rmSync(join(plotsOut, name), { recursive: true, force: true });

@@ -21,7 +21,7 @@ import { buildTaskResult, sampleTaskResult, toJsonObject, type WorkflowFile } fr
 import { runGraph, type GraphEvent, type NodeOutcome } from './graph.js';
 import { planWorkflow, type WorkflowPlan } from './plan.js';
 import { makeProgress, type Progress } from './progress.js';
-import { resultRows, writeResults, type ResultRow } from './results.js';
+import { agreementSummary, resultRows, writeResults, type ResultRow } from './results.js';
 import { validateExperiment } from './validate.js';
 
 export interface WorkflowOptions {
@@ -149,6 +149,8 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
       ...(o.log_path ? { log_path: o.log_path } : {}),
       ...(o.job_id ? { job_id: o.job_id } : {}),
     })),
+    // Per target: each sampler's λ̂ against HMC (or the others' consensus), z and the verdict.
+    agreement: agreementSummary(rows),
     finished_at: new Date().toISOString(),
   });
   return { runDir, plan, outcomes, rows, failed, cancelled, walltime_s, files: { ...files, summary } };

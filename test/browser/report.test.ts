@@ -1,5 +1,6 @@
 /**
- * The HTML report in a real browser (Debian chromium via playwright-core): one table row per
+ * The HTML report in a real browser (Debian's chromium when installed, else the Chromium the
+ * @sparticuz/chromium dev dependency ships, via playwright-core): one table row per
  * run with the numbers of analysis.json, every image loads, no console errors, no request
  * leaves the report directory, and a screenshot renders.
  */
@@ -15,12 +16,9 @@ import { writeJsonAtomic } from '../../src/store/index.js';
 import { writeReport, type ReportResult } from '../../src/report/index.js';
 import { quadraticPosteriorLambda } from '../../src/posterior/truth.js';
 import { decodePng, greyVariance } from '../plots/png.js';
+import { ensureChromium, HEADLESS_FLAGS } from '../../src/report/chromium.js';
+import { disagreementReason } from '../../src/workflow/agreement.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run',
-];
 
 let home: string;
 let outDir: string;
@@ -34,12 +32,8 @@ const foreignRequests: string[] = [];
 const failedRequests: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the report test needs Debian's chromium. Install it with ` +
-        '`apt-get install -y --no-install-recommends chromium fonts-dejavu-core` (CI does this in .ci/run).',
-    );
-  }
+  const browser = await ensureChromium();
+  console.log(`report test: ${browser.kind === 'debian' ? "Debian's" : 'the bundled'} Chromium at ${browser.path}`);
   home = mkdtempSync(join(tmpdir(), 'lh-report-'));
   // A quadratic target with a known λ̂: (d/2) nβ/(nβ+γ).
   const n = 1000;
@@ -79,9 +73,9 @@ beforeAll(async () => {
   // A fresh profile per run (the --user-data-dir of the flags), removed afterwards.
   profileDir = mkdtempSync(join(tmpdir(), 'lh-chromium-profile-'));
   context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
+    executablePath: browser.path,
     headless: true,
-    args: FLAGS,
+    args: [...HEADLESS_FLAGS],
   });
   page = await context.newPage();
   page.on('console', (m) => {
@@ -169,8 +163,32 @@ describe('HTML report in headless Chromium', () => {
     expect(badBg).not.toBe(goodBg);
     const warnings = await page.$$eval('#run-run_quad_hmc ul.warnings li', (lis) => lis.map((l) => l.textContent ?? ''));
     const a = JSON.parse(readFileSync(join(home, 'runs', 'run_quad_hmc', 'analysis.json'), 'utf8')) as { warnings: string[] };
-    expect(warnings).toEqual(a.warnings);
+    // Every analysis warning, and a disagreement with the warning-free sgld run of the same target if there is one.
+    const reportRow = report.rows.find((r) => r.run_id === 'run_quad_hmc')!;
+    const agreement = reportRow.agreement!;
+    expect(agreement.reference).toBe('consensus of sgld');
+    const expected = [...a.warnings, ...(agreement.disagrees ? [disagreementReason(agreement)] : [])];
+    expect([...warnings].sort()).toEqual(expected.sort());
     expect(warnings.join('\n')).toMatch(/divergent/);
+    const facts = await page.$$eval('#run-run_quad_hmc table.facts tr', (trs) =>
+      trs.map((tr) => [tr.querySelector('th')?.textContent ?? '', tr.querySelector('td')?.textContent ?? '']),
+    );
+    const fact = facts.find(([k]) => k === 'cross-sampler agreement');
+    expect(fact?.[1]).toMatch(new RegExp(`^vs consensus of sgld: .*z = ${Number(agreement.z.toPrecision(3))} \\(${agreement.disagrees ? 'disagrees' : 'agrees'}`));
+  });
+
+  it('has a trust column: ok for a clean run, warn (N) with the most serious reason otherwise, never ok with warnings', async () => {
+    const rows = await tableRows();
+    const byId = Object.fromEntries(rows.map((r) => [r.runId, r]));
+    expect(byId.run_quad_sgld!.cells.trust!.text).toBe('ok');
+    const hmc = byId.run_quad_hmc!.cells.trust!.text;
+    const n = Number(byId.run_quad_hmc!.cells.warnings!.value);
+    expect(n).toBeGreaterThan(1);
+    expect(hmc).toMatch(new RegExp(`^warn \\(${n}\\): `));
+    expect(byId.run_broken!.cells.trust!.text).toBe('no estimate');
+    for (const r of rows) {
+      if (r.cls.includes('warn')) expect(r.cells.trust!.text).not.toBe('ok');
+    }
   });
 
   it('loads every image (naturalWidth > 0), all from inside the report directory', async () => {

@@ -90,14 +90,14 @@ describe('task graph', () => {
     expect(rows[1]).toMatchObject({ sampler: 'sgld', llc_mean: null, status: 'failed', run_dir: null });
     expect(rows[1]!.error).toMatch(/^sample-sgld: crashed: sgld diverged; log \/logs\/x.err/);
     const csv = resultsCsv(rows).split('\n');
-    expect(csv[0]).toBe('target,sampler,llc_mean,llc_mcse,r_hat,ess_bulk,walltime,status,run_dir,error');
-    expect(csv[1]).toMatch(/^tgt_1,hmc,1.25,0.05,1.01,321.4,0.1,ok,\/store\/runs\/r1,$/);
+    expect(csv[0]).toBe('target,sampler,llc_mean,llc_mcse,r_hat,ess_bulk,walltime,status,run_dir,error,model,truth,trust,agreement_z,warnings');
+    expect(csv[1]).toMatch(/^tgt_1,hmc,1.25,0.05,1.01,321.4,0.1,ok,\/store\/runs\/r1,,,,ok,,$/);
     const table = tableFromIPC(resultsFeather(rows));
     expect(table.numRows).toBe(2);
     expect(table.getChild('llc_mean')!.toArray()[0]).toBe(1.25);
     expect(table.getChild('llc_mean')!.get(1)).toBeNull();
     const text = summaryTable(rows);
-    expect(text.split('\n')[0]).toMatch(/^target\s+sampler\s+λ̂ ± MCSE\s+R-hat\s+ESS\s+time\s+status$/);
+    expect(text.split('\n')[0]).toMatch(/^target\s+model\s+sampler\s+λ̂ ± MCSE\s+truth\s+R-hat\s+ESS\s+time\s+trust$/);
     expect(text).toContain('1.250 ± 0.050');
   });
 });

@@ -1,18 +1,21 @@
 /**
- * Against a real SLURM controller (scripts/slurm/start.sh); skipped, with the reason, when
- * `sinfo` does not work here.
+ * Against a real SLURM controller (`npm test` starts one with scripts/slurm/start.sh when it
+ * can); each test is skipped, with the reason as its note, when `sinfo` does not work here.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { SlurmExecutor, slurmAvailable } from '../../src/executors/slurm.js';
 import { mod, tmpRun } from './helpers.js';
 
 const avail = await slurmAvailable();
-if (!avail.ok) console.warn(`SKIPPING SLURM tests: ${avail.reason}`);
 
-describe.skipIf(!avail.ok)(`slurm executor (${avail.reason})`, () => {
+describe('slurm executor', () => {
+  beforeEach((ctx) => {
+    if (!avail.ok) ctx.skip(`no SLURM cluster: ${avail.reason}`);
+  });
+
   it('runs tasks as sbatch jobs and surfaces failures with job id, state, exit code and log', async () => {
     const { dirs } = tmpRun('lh-slurm-');
     const ex = new SlurmExecutor({ maxWorkers: 8, dirs, workerInit: 'export LH_INIT=slurm-init', slurm: { mem_per_node: 0.25 }, pollMs: 150 });
