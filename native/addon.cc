@@ -10,6 +10,7 @@
 //   predict(handle, theta, X, rows, out)
 //   dispose(handle)
 //   gemm(kernels, single, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate)   (tests)
+//   fmaPeak(kernels, single, iters) -> floating-point operations done     (benchmark)
 #include <node_api.h>
 
 #include <cstdint>
@@ -454,6 +455,30 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char kname[32] = {0};
+  size_t klen = 0;
+  bool single = false;
+  int64_t iters = 0;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], kname, sizeof kname, &klen) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &single) != napi_ok || napi_get_value_int64(env, argv[2], &iters) != napi_ok ||
+      iters < 0) {
+    fail(env, "native engine: fmaPeak(kernels, single, iters)");
+    return nullptr;
+  }
+  const Kernels* k = kernelsByName(kname);
+  if (k == nullptr || !cpuRuns(k)) {
+    fail(env, "native engine: this CPU cannot run the requested kernels");
+    return nullptr;
+  }
+  napi_value result;
+  napi_create_double(env, k->fmaPeak(single ? 1 : 0, iters), &result);
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_value supported;
   napi_create_array(env, &supported);
@@ -476,6 +501,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"predict", nullptr, Predict, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dispose", nullptr, Dispose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeak", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

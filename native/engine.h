@@ -26,7 +26,7 @@ constexpr int CHUNK = 1024;
 // them so that one Net works with any build.
 constexpr int MAX_MR = 16;
 constexpr int MAX_NR = 32;
-constexpr int MAX_KC = 256;
+constexpr int MAX_KC = 512;
 constexpr int MAX_MC = 96;
 constexpr int MAX_NC = 4096;
 // Elements of slack after every internal buffer: the micro-kernel may read up to MAX_MR
@@ -84,6 +84,9 @@ struct Kernels {
   // float arrays). For tests of every packing path; work is sized like Net::packA + packB.
   void (*gemm)(int single, int M, int N, int K, const void* A, int64_t rsa, int64_t csa, const void* B,
                int64_t rsb, int64_t csb, void* C, int64_t ldc, int accumulate, void* packA, void* packB);
+  // Runs `iters` steps of independent vector multiply-adds in this build's widest registers and
+  // returns the floating-point operations done: with the CPU time it took, one core's peak.
+  double (*fmaPeak)(int single, int64_t iters);
 };
 
 extern const Kernels kernelsAvx512;

@@ -52,6 +52,8 @@ export interface NativeAddon {
     ldc: number,
     accumulate: boolean,
   ): void;
+  /** Runs iters steps of independent multiply-adds in the build's widest registers; returns the flops done. */
+  fmaPeak(kernels: NativeKernels, single: boolean, iters: number): number;
 }
 
 export type NativeStatus = { available: true; addon: NativeAddon; path: string } | { available: false; reason: string; path: string };
@@ -69,7 +71,8 @@ function isAddon(v: unknown): v is NativeAddon {
     typeof a.lossGrad === 'function' &&
     typeof a.predict === 'function' &&
     typeof a.dispose === 'function' &&
-    typeof a.gemm === 'function'
+    typeof a.gemm === 'function' &&
+    typeof a.fmaPeak === 'function'
   );
 }
 
