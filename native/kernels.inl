@@ -268,14 +268,15 @@ void epiRow(T* c, const Epilogue<T>& e, int64_t i, int64_t j0, int n) {
 
 // ---------------------------------------------------------------------------------------------
 // Micro-kernel: C[mr x nr] (+)= A-sliver^T B-panel over kc steps, where A(r, k) = a[k*as + r]
-// and B(k, j) = b[k*bs + j]. Rows r >= mr of the sliver are read but their sums discarded, so
-// they must be readable (zero padding or slack). PART (nr < NR) masks the B loads and C stores.
+// (a packed panel, or A with contiguous columns) or, with AROWS, A(r, k) = a[r*as + k] (A's
+// rows read in place), and B(k, j) = b[k*bs + j]. In the first form rows r >= mr of the sliver
+// are read but their sums discarded, so they must be readable (zero padding or slack); AROWS
+// re-reads row 0 instead. PART (nr < NV*W) masks the B loads and C stores.
 
-template <class T, int EK, bool PART>
-LH_INLINE void storeTile(Vec<T> (&acc)[Cfg<T>::MR][Cfg<T>::NV], T* c, int64_t ldc, int mr, const int (&cnt)[Cfg<T>::NV],
-                         bool beta, const Epilogue<T>& e, int64_t i0, int64_t j0) {
+template <class T, int NV, int EK, bool PART>
+LH_INLINE void storeTile(Vec<T> (&acc)[Cfg<T>::MR][NV], T* c, int64_t ldc, int mr, const int (&cnt)[NV], bool beta,
+                         const Epilogue<T>& e, int64_t i0, int64_t j0) {
   constexpr int MR = Cfg<T>::MR;
-  constexpr int NV = Cfg<T>::NV;
   constexpr int W = S<T>::W;
 #pragma GCC unroll 16
   for (int r = 0; r < MR; r++) {
@@ -296,11 +297,10 @@ LH_INLINE void storeTile(Vec<T> (&acc)[Cfg<T>::MR][Cfg<T>::NV], T* c, int64_t ld
   }
 }
 
-template <class T, bool PART>
+template <class T, int NV, bool PART, bool AROWS = false>
 __attribute__((noinline)) void kernel(int kc, const T* a, int64_t as, const T* b, int64_t bs, T* c, int64_t ldc, int mr,
                                       int nr, bool beta, int ek, const Epilogue<T>& e, int64_t i0, int64_t j0) {
   constexpr int MR = Cfg<T>::MR;
-  constexpr int NV = Cfg<T>::NV;
   constexpr int W = S<T>::W;
   typedef Vec<T> V;
   V acc[MR][NV];
@@ -311,25 +311,29 @@ __attribute__((noinline)) void kernel(int kc, const T* a, int64_t as, const T* b
   }
   int cnt[NV];
   for (int v = 0; v < NV; v++) cnt[v] = PART ? lanes(nr, v, W) : W;
+  const T* rowp[AROWS ? MR : 1];
+  if (AROWS) {
+    for (int r = 0; r < MR; r++) rowp[r] = a + (r < mr ? r : 0) * as;
+  }
   for (int k = 0; k < kc; k++) {
     V bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) bv[v] = PART ? loadN(b + v * W, cnt[v]) : vload(b + v * W);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
-      const T av = a[r];
+      const T av = AROWS ? rowp[r][k] : a[r];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];
     }
-    a += as;
+    if (!AROWS) a += as;
     b += bs;
   }
   switch (ek) {
-    case EPI_NONE: storeTile<T, EPI_NONE, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
-    case EPI_BIAS_ACT: storeTile<T, EPI_BIAS_ACT, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
-    case EPI_DRELU: storeTile<T, EPI_DRELU, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
-    case EPI_DTANH: storeTile<T, EPI_DTANH, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
-    default: storeTile<T, EPI_DMUL, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
+    case EPI_NONE: storeTile<T, NV, EPI_NONE, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
+    case EPI_BIAS_ACT: storeTile<T, NV, EPI_BIAS_ACT, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
+    case EPI_DRELU: storeTile<T, NV, EPI_DRELU, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
+    case EPI_DTANH: storeTile<T, NV, EPI_DTANH, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
+    default: storeTile<T, NV, EPI_DMUL, PART>(acc, c, ldc, mr, cnt, beta, e, i0, j0); break;
   }
 }
 
@@ -484,6 +488,8 @@ template <class T>
 void gemm(int M, int N, int K, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb, int64_t csb, T* C,
           int64_t ldc, bool beta, const Epilogue<T>& e, T* workA, T* workB, bool aSlack) {
   constexpr int MR = Cfg<T>::MR;
+  constexpr int NV = Cfg<T>::NV;
+  constexpr int W = S<T>::W;
   constexpr int NR = Cfg<T>::NR;
   constexpr int KC = Cfg<T>::KC;
   constexpr int MC = Cfg<T>::MC;
@@ -517,11 +523,15 @@ void gemm(int M, int N, int K, const T* A, int64_t rsa, int64_t csa, const T* B,
     return;
   }
   // A is read in place when its columns are contiguous (dW = dZ^T H). B must be packed when its
-  // rows are not contiguous; otherwise packing pays only over many rows of C: read in place, the
-  // rows of a wide B sit a power-of-two stride apart and collide in the L1 sets (measured: +10%
-  // on 512-wide layers), while over 64 rows or fewer the copy costs more than it saves.
+  // rows are not contiguous; otherwise packing pays only for wide rows over many rows of C: read
+  // in place, rows 1 KB or more apart collide in the L1 sets (measured: +10% on 512-wide
+  // layers), while narrow rows stream well and over 64 rows or fewer the copy costs more than
+  // it saves.
+  // Row-major A is read in place too when the product has a single column panel, so that each
+  // element would be packed for one use (narrow layers: deep linear nets, width-10 outputs).
   const bool aDirect = rsa == 1;
-  const bool bPacked = csb != 1 || M >= 128;
+  const bool aRows = !aDirect && csa == 1 && N <= NR;
+  const bool bPacked = csb != 1 || (M >= 128 && rsb * static_cast<int64_t>(sizeof(T)) >= 1024);
   T* edgeA = workA + static_cast<int64_t>(MAX_MC) * MAX_KC;
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = static_cast<int>(imin(NC, N - jc));
@@ -532,13 +542,25 @@ void gemm(int M, int N, int K, const T* A, int64_t rsa, int64_t csa, const T* B,
       if (bPacked) packB(B, rsb, csb, pc, kc, jc, nc, workB);
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = static_cast<int>(imin(MC, M - ic));
-        if (!aDirect) packA(A, rsa, csa, ic, mc, pc, kc, workA);
+        if (!aDirect && !aRows) packA(A, rsa, csa, ic, mc, pc, kc, workA);
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = nc - jr < NR ? nc - jr : NR;
           const T* bp = bPacked ? workB + static_cast<int64_t>(jr) * kc : B + pc * rsb + (jc + jr);
           const int64_t bs = bPacked ? NR : rsb;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = mc - ir < MR ? mc - ir : MR;
+            T* cp = C + (ic + ir) * ldc + jc + jr;
+            if (aRows) {
+              const T* ap = A + (ic + ir) * rsa + pc;
+              if (nr == NR) {
+                kernel<T, NV, false, true>(kc, ap, rsa, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+              } else if (nr <= W) {
+                kernel<T, 1, true, true>(kc, ap, rsa, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+              } else {
+                kernel<T, NV, true, true>(kc, ap, rsa, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+              }
+              continue;
+            }
             const T* ap;
             int64_t as;
             if (!aDirect) {
@@ -552,11 +574,15 @@ void gemm(int M, int N, int K, const T* A, int64_t rsa, int64_t csa, const T* B,
               ap = edgeA;
               as = MR;
             }
-            T* cp = C + (ic + ir) * ldc + jc + jr;
+            // A last panel at most one vector wide runs a one-vector tile: half the work.
             if (nr == NR) {
-              kernel<T, false>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+              kernel<T, NV, false>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+            } else if (nr == W) {
+              kernel<T, 1, false>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+            } else if (nr < W) {
+              kernel<T, 1, true>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
             } else {
-              kernel<T, true>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
+              kernel<T, NV, true>(kc, ap, as, bp, bs, cp, ldc, mr, nr, bt, ek, e, ic + ir, jc + jr);
             }
           }
         }
