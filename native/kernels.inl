@@ -709,34 +709,55 @@ void colsum(const T* dz, int m, int w, T* dst, bool accumulate) {
 }
 
 /**
- * One row of the loss head: adds the row's loss terms to the returned sum and, when dOut is
- * given, writes dL/dout scaled by 1/cnt (cnt = the number of terms in the whole batch).
- * Accumulates in double in both precisions. A new loss kind is one more case here.
+ * The loss head over a chunk of m rows: out and y are [m, q] (y holds the rows' targets, already
+ * gathered for a minibatch). Returns the sum of the loss terms and, when dOut is given, writes
+ * dL/dout = (d term / d out) / cnt, cnt being the number of terms in the whole batch. Sums in
+ * double in both precisions. A new loss kind is one more case of this switch (a loss over each
+ * row's q outputs, such as softmax cross-entropy, loops over rows instead of terms).
  */
 template <class T>
-LH_INLINE double lossRow(const Net& net, const T* out, const T* y, int q, T* dOut, double cnt) {
-  double total = 0;
+double lossChunk(const Net& net, const T* out, const T* y, int m, int q, T* dOut, double cnt) {
+  const int64_t len = static_cast<int64_t>(m) * q;
   switch (net.lossKind) {
     case LOSS_STUDENT_T: {
       const double nu = net.nu;
       const double s2 = nu * net.sigma * net.sigma;
-      for (int j = 0; j < q; j++) {
+      double total = 0;
+      for (int64_t j = 0; j < len; j++) {
         const double r = static_cast<double>(out[j]) - static_cast<double>(y[j]);
         total += 0.5 * (nu + 1) * __builtin_log1p((r * r) / s2);
         if (dOut != nullptr) dOut[j] = static_cast<T>(((nu + 1) * r) / (s2 + r * r) / cnt);
       }
-      break;
+      return total;
     }
     default: {
-      for (int j = 0; j < q; j++) {
+      // Squared error, in double vectors whatever T is.
+      typedef Vec<double> VD;
+      constexpr int WD = S<double>::W;
+      VD acc = VD{};
+      int64_t j = 0;
+      for (; j + WD <= len; j += WD) {
+        VD o, t;
+        for (int l = 0; l < WD; l++) {
+          o[l] = static_cast<double>(out[j + l]);
+          t[l] = static_cast<double>(y[j + l]);
+        }
+        const VD r = o - t;
+        acc += r * r;
+        if (dOut != nullptr) {
+          const VD g = (2.0 * r) / cnt;
+          for (int l = 0; l < WD; l++) dOut[j + l] = static_cast<T>(g[l]);
+        }
+      }
+      double total = hsum<double>(acc);
+      for (; j < len; j++) {
         const double r = static_cast<double>(out[j]) - static_cast<double>(y[j]);
         total += r * r;
         if (dOut != nullptr) dOut[j] = static_cast<T>((2 * r) / cnt);
       }
-      break;
+      return total;
     }
   }
-  return total;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,13 +867,16 @@ double lossGrad(Net& net, const double* theta, double* grad, const int32_t* rows
       h0 = g;
     }
     model.forward(h0, m, grad != nullptr);
-    double chunk = 0;
-    for (int i = 0; i < m; i++) {
-      const int64_t yr = rows == nullptr ? start + i : rows[start + i];
-      chunk += lossRow<T>(net, out + static_cast<int64_t>(i) * q, Y + yr * q, q,
-                          dOut != nullptr ? dOut + static_cast<int64_t>(i) * q : nullptr, cnt);
+    const T* y = Y + static_cast<int64_t>(start) * q;
+    if (rows != nullptr) {
+      // The minibatch's targets side by side; dB is free until the backward pass.
+      T* g = static_cast<T*>(net.dB);
+      for (int i = 0; i < m; i++) {
+        __builtin_memcpy(g + static_cast<int64_t>(i) * q, Y + static_cast<int64_t>(rows[start + i]) * q, sizeof(T) * q);
+      }
+      y = g;
     }
-    value += chunk / cnt;
+    value += lossChunk<T>(net, out, y, m, q, dOut, cnt) / cnt;
     if (grad != nullptr) model.backward(h0, m, G, start > 0);
   }
   if (grad != nullptr && sizeof(T) != sizeof(double)) {
