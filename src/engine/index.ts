@@ -5,11 +5,23 @@ import { NativeModel } from './native-model.js';
 import { TsModel } from './ts-model.js';
 import { defaultVariant, relaxedSimdSupported } from './wasm-kernels.js';
 import { WasmModel } from './wasm-model.js';
-import type { CreateModelOptions, EngineImpl, EngineKernels, NativeKernels, NetworkModel } from './types.js';
+import type { CreateModelOptions, EngineImpl, EngineKernels, LossFunction, NativeKernels, NetworkModel } from './types.js';
 
 export type * from './types.js';
 export { layerShapes, paramCount, validateSpec, type TensorShape } from './spec.js';
 export { relaxedSimdSupported } from './wasm-kernels.js';
+
+/** What computed a loss's numbers: its engine implementation and kernel build. */
+export interface EngineRecord {
+  impl: EngineImpl;
+  kernels: EngineKernels;
+}
+
+/** The engine behind a loss function, or null when it is not an engine model (analytic losses). */
+export function engineOf(loss: LossFunction): EngineRecord | null {
+  const m = loss as Partial<NetworkModel>;
+  return typeof m.impl === 'string' && typeof m.kernels === 'string' ? { impl: m.impl, kernels: m.kernels } : null;
+}
 
 /** Which implementation and kernels createModel uses by default here, and why native is off. */
 export interface EngineChoice {

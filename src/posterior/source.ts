@@ -2,6 +2,7 @@
  * A serialisable description of a posterior, so that a worker thread or process can rebuild
  * it (closures do not cross threads): a stored target, or the analytic quadratic.
  */
+import type { EngineImpl } from '../engine/types.js';
 import type { Posterior } from '../samplers/types.js';
 import { openTarget } from '../targets/open.js';
 import { posteriorFromSettings, quadraticLoss, type PosteriorSettings } from './posterior.js';
@@ -13,7 +14,7 @@ export type PosteriorSource =
       target_id: string;
       posterior: PosteriorSettings;
       /** Engine implementation for the target's network (default: the engine's default). */
-      impl?: 'wasm' | 'ts';
+      impl?: EngineImpl;
     }
   | {
       kind: 'quadratic';

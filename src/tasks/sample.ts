@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { contentId, runDir, targetDir, writeDirAtomic, writeJsonAtomic } from '../store/index.js';
 import { writeTraces } from '../store/traces.js';
 import { CODE_VERSION } from '../version.js';
+import { engineOf, type EngineImpl } from '../engine/index.js';
 import { openPosterior, type PosteriorSource } from '../posterior/source.js';
 import { resolvePosteriorSettings } from '../posterior/posterior.js';
 import { resolveChainSettings, type ChainSettings } from '../samplers/config.js';
@@ -25,8 +26,8 @@ export interface SampleTaskOptions {
   onProgress?: (p: Progress) => void;
   /** Overrides chains.threads (does not change the run id or the numbers). */
   threads?: number;
-  /** Engine implementation for the target's network. */
-  impl?: 'wasm' | 'ts';
+  /** Engine implementation for the target's network (default: the machine's default engine). */
+  impl?: EngineImpl;
 }
 
 export interface SampleRunResult extends SampleTaskResult {
@@ -175,6 +176,8 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
       threads: chains.threads,
     },
     failures,
+    // Which engine and kernel build computed the numbers (null for analytic targets).
+    engine: engineOf(post.loss),
     created_at: new Date().toISOString(),
     code_version: CODE_VERSION,
   };
