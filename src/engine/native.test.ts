@@ -83,8 +83,10 @@ describe.runIf(addon !== null)('native engine', () => {
       M: dimOf([1, 4, 5, 6, 7, 12, 13, 64, 65, 96, 97], 110),
       N: dimOf([1, 2, 4, 5, 8, 9, 16, 17, 32, 33], 50),
       K: dimOf([1, 2, 3, 255, 256, 257], 300),
-      transA: fc.boolean(),
-      transB: fc.boolean(),
+      // Each operand row-major, column-major, or with gaps between all elements (strides >= 2,
+      // the general packing paths).
+      layoutA: fc.constantFrom('rows', 'cols', 'gaps'),
+      layoutB: fc.constantFrom('rows', 'cols', 'gaps'),
       padA: fc.integer({ min: 0, max: 3 }),
       padB: fc.integer({ min: 0, max: 3 }),
       padC: fc.integer({ min: 0, max: 3 }),
@@ -97,8 +99,10 @@ describe.runIf(addon !== null)('native engine', () => {
             fc.property(shape, fc.integer({ min: 1, max: 2 ** 30 }), (s, seed) => {
               const rnd = rng(seed);
               const { M, N, K } = s;
-              const [rsa, csa] = s.transA ? [1, M + s.padA] : [K + s.padA, 1];
-              const [rsb, csb] = s.transB ? [1, K + s.padB] : [N + s.padB, 1];
+              const strides = (layout: string, rows: number, cols: number, pad: number): [number, number] =>
+                layout === 'cols' ? [1, rows + pad] : layout === 'rows' ? [cols + pad, 1] : [2 * (cols + pad), 2];
+              const [rsa, csa] = strides(s.layoutA, M, K, s.padA);
+              const [rsb, csb] = strides(s.layoutB, K, N, s.padB);
               const ldc = N + s.padC;
               const Arr = single ? Float32Array : Float64Array;
               // Padding holds NaN: reading it into any result shows up.
