@@ -421,8 +421,18 @@ void dotRows(int M, int K, const T* A, int64_t rsa, const T* b, T* C, int64_t ld
     const T sum = hsum<T>((s0 + s1) + (s2 + s3));
     T* c = C + i * ldc;
     *c = beta ? *c + sum : sum;
-    epiRow(c, e, i, 0, 1);
   }
+  if (e.kind == EPI_NONE) return;
+  if (e.kind == EPI_BIAS_ACT && ldc == 1) {
+    // The usual case, an output layer of width 1: one pass over the contiguous column.
+    const T b = e.bias != nullptr ? e.bias[0] : T(0);
+    for (int i = 0; i < M; i += W) {
+      const int cnt = M - i < W ? M - i : W;
+      storeN(C + i, actV<T>(loadN(C + i, cnt) + b, e.act), cnt);
+    }
+    return;
+  }
+  for (int i = 0; i < M; i++) epiRow(C + i * ldc, e, i, 0, 1);
 }
 
 /** M == 1, B rows contiguous: C[0, :] (+)= sum_k A(0, k) B[k, :]. */
@@ -463,9 +473,9 @@ void axpyRows(int N, int K, const T* A, int64_t csa, const T* B, int64_t rsb, T*
   epiRow(C, e, 0, 0, N);
 }
 
-/** K == 1, B row contiguous: C[i, :] (+)= A(i, 0) B[0, :]. */
-template <class T>
-void outer(int M, int N, const T* A, int64_t rsa, const T* B, T* C, int64_t ldc, bool beta, const Epilogue<T>& e) {
+/** K == 1, B row contiguous: C[i, :] (+)= A(i, 0) B[0, :], with the epilogue EK. */
+template <class T, int EK>
+void outerRows(int M, int N, const T* A, int64_t rsa, const T* B, T* C, int64_t ldc, bool beta, const Epilogue<T>& e) {
   constexpr int W = S<T>::W;
   for (int i = 0; i < M; i++) {
     const T a = A[i * rsa];
@@ -474,9 +484,19 @@ void outer(int M, int N, const T* A, int64_t rsa, const T* B, T* C, int64_t ldc,
       const int cnt = N - j < W ? N - j : W;
       Vec<T> p = a * loadN(B + j, cnt);
       if (beta) p += loadN(c + j, cnt);
-      storeN(c + j, p, cnt);
+      storeN(c + j, epiVec<T, EK, true>(p, e, i, j, cnt), cnt);
     }
-    epiRow(c, e, i, 0, N);
+  }
+}
+
+template <class T>
+void outer(int M, int N, const T* A, int64_t rsa, const T* B, T* C, int64_t ldc, bool beta, const Epilogue<T>& e) {
+  switch (e.kind) {
+    case EPI_NONE: outerRows<T, EPI_NONE>(M, N, A, rsa, B, C, ldc, beta, e); break;
+    case EPI_BIAS_ACT: outerRows<T, EPI_BIAS_ACT>(M, N, A, rsa, B, C, ldc, beta, e); break;
+    case EPI_DRELU: outerRows<T, EPI_DRELU>(M, N, A, rsa, B, C, ldc, beta, e); break;
+    case EPI_DTANH: outerRows<T, EPI_DTANH>(M, N, A, rsa, B, C, ldc, beta, e); break;
+    default: outerRows<T, EPI_DMUL>(M, N, A, rsa, B, C, ldc, beta, e); break;
   }
 }
 
