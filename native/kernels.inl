@@ -112,11 +112,11 @@ LH_INLINE int lanes(int n, int v, int W) {
 
 // ---------------------------------------------------------------------------------------------
 // Register tile and blocking. AVX-512: 12 x 2 accumulators of the 32 zmm registers, plus two B
-// vectors; A comes in as an embedded broadcast operand of the FMA. AVX2 / baseline have 16
-// registers: 6 x 2 (AVX2) and 4 x 2 (SSE2, no FMA, so each product needs a temporary).
-// mc keeps the A block in L2 while the B micro-panels sweep it. kc = 512 was measured best on
-// Zen 5 (AVX-512) for both dtypes: a 512-deep layer then needs a single pass over C, which costs
-// more than the B micro-panel outgrowing L1.
+// vectors and one broadcast of A. AVX2 / baseline have 16 registers: 6 x 2 (AVX2) and 4 x 2
+// (SSE2, no FMA, so each product needs a temporary). kc = 512 was measured best on Zen 5
+// (AVX-512) for both dtypes: a 512-deep layer then needs a single pass over C, which costs more
+// than the B micro-panel outgrowing L1; mc (the rows each B micro-panel sweeps) measured flat
+// from 48 to 1024.
 
 template <class T>
 struct Cfg {
