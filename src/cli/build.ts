@@ -67,10 +67,10 @@ export function registerBuild(program: Command): void {
     .option('--set <key=value>', 'override a config key (dotted path, YAML value); repeatable', collect, [])
     .option('--index <i>', 'with an experiment file: which entry of its targets list to build')
     .option('--home <dir>', 'artifact store root (default: LAMBDA_HAT_HOME, else ./artifacts)')
-    .option('--engine <impl>', 'engine implementation: wasm or ts (default: wasm, falling back to ts)')
+    .option('--engine <impl>', 'engine implementation: native, wasm or ts (default: native when built, else wasm, else ts)')
     .action(async (opts: { config: string; set: string[]; engine?: string; home?: string; index?: string }) => {
-      if (opts.engine !== undefined && opts.engine !== 'wasm' && opts.engine !== 'ts') {
-        throw new Error(`--engine must be wasm or ts, got '${opts.engine}'`);
+      if (opts.engine !== undefined && opts.engine !== 'native' && opts.engine !== 'wasm' && opts.engine !== 'ts') {
+        throw new Error(`--engine must be native, wasm or ts, got '${opts.engine}'`);
       }
       const config = configToBuild(opts.config, opts.set, opts.index);
       const progress = progressPrinter(process.stderr);

@@ -24,7 +24,12 @@ export function registerSample(program: Command): void {
     .option('--config <file>', 'YAML with the sampler config (overrides, seed, posterior, chains)')
     .option('--set <k=v>', 'override a config key (dotted path, YAML value); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threads <n>', 'worker threads for the chains (numbers do not change)', (v) => Number.parseInt(v, 10))
-    .action(async (opts: { target: string; sampler: string; config?: string; set: string[]; threads?: number }) => {
+    .option('--engine <impl>', 'engine implementation: native, wasm or ts (default: native when built, else wasm, else ts)')
+    .action(async (opts: { target: string; sampler: string; config?: string; set: string[]; threads?: number; engine?: string }) => {
+      const engine = opts.engine;
+      if (engine !== undefined && engine !== 'native' && engine !== 'wasm' && engine !== 'ts') {
+        throw new Error(`--engine must be native, wasm or ts, got '${engine}'`);
+      }
       let raw: unknown = {};
       if (opts.config) raw = readYamlFile(opts.config).value ?? {};
       if (!isPlainObject(raw)) throw new Error(`${opts.config}: expected a mapping`);
@@ -57,7 +62,7 @@ export function registerSample(program: Command): void {
       const progress = makeProgressPrinter(process.stderr);
       const result = await sampleTask(
         { kind: 'sample', home, target_id: targetId, sampler: entry },
-        { onProgress: progress.update, ...(opts.threads ? { threads: opts.threads } : {}) },
+        { onProgress: progress.update, ...(opts.threads ? { threads: opts.threads } : {}), ...(engine ? { impl: engine } : {}) },
       );
       progress.done();
       for (const f of result.failures) process.stderr.write(`warning: chain ${f.chain} stopped at step ${f.step}: ${f.reason}\n`);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { jsonObject } from './json.js';
 import { burnIn, chainFailure, posteriorSettings } from './sampling.js';
+import { ENGINE_IMPLS, ENGINE_KERNELS } from '../engine/types.js';
 
 const nonNegInt = z.number().int().nonnegative();
 const num = z.number();
@@ -59,6 +60,8 @@ export const runManifest = z.strictObject({
   total_fge: num,
   timings: z.strictObject({ wall_s: num, tune_s: num, sample_s: num, threads: z.number().int().positive() }),
   failures: z.array(chainFailure),
+  /** Which engine and kernel build computed the numbers (null for analytic targets; absent in older runs). */
+  engine: z.strictObject({ impl: z.enum(ENGINE_IMPLS), kernels: z.enum(ENGINE_KERNELS) }).nullable().optional(),
   created_at: z.string(),
   code_version: z.string(),
 });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { jsonObject } from './json.js';
+import { ENGINE_IMPLS } from '../engine/types.js';
 
 const nonNegInt = z.number().int().nonnegative();
 
@@ -98,7 +99,7 @@ export const posteriorSource = z.discriminatedUnion('kind', [
     target_id: z.string(),
     posterior: posteriorSettings,
     /** Engine implementation for the target's network (default: the engine's default). */
-    impl: z.enum(['wasm', 'ts']).optional(),
+    impl: z.enum(ENGINE_IMPLS).optional(),
   }),
   z.strictObject({
     kind: z.literal('quadratic'),

@@ -3,7 +3,7 @@
  * is built from, and whose canonical JSON is hashed into its id), and the target's meta.json.
  */
 import { z } from 'zod';
-import { ACTIVATIONS, DTYPES } from '../engine/types.js';
+import { ACTIVATIONS, DTYPES, ENGINE_IMPLS } from '../engine/types.js';
 
 /** Input distributions, label noise models, model families and training optimizers. */
 export const X_DISTS = ['gauss_iso', 'gauss_aniso', 'mixture', 'lowdim_manifold', 'heavy_tail', 'uniform'] as const;
@@ -127,7 +127,7 @@ export const targetMeta = z.object({
   created_at: z.string(),
   code_version: z.string(),
   host: z.string(),
-  engine_impl: z.enum(['wasm', 'ts']).nullable(),
+  engine_impl: z.enum(ENGINE_IMPLS).nullable(),
   training: z.object({
     init: z.enum(['random', 'teacher', 'exact']),
     optimizer: z.string().optional(),

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { relErr } from './testing/compare.js';
 import { createModel, layerShapes, paramCount, validateSpec } from './index.js';
+import { nativeAddon } from './native-addon.js';
+import { nativeOrExplain } from './testing/native.js';
 import type { Activation, EngineImpl, LossSpec, MlpSpec, NetworkModel } from './types.js';
 
 interface FixtureLayer {
@@ -30,7 +32,12 @@ const fixtures = (
   }
 ).cases;
 
-const IMPLS: EngineImpl[] = ['ts', 'wasm'];
+// The native engine runs the same tests whenever its addon loads (see testing/native.ts).
+const IMPLS: EngineImpl[] = nativeAddon().available ? ['ts', 'wasm', 'native'] : ['ts', 'wasm'];
+
+describe('native engine availability', () => {
+  if (nativeOrExplain() !== null) it('the native addon loads', () => expect(nativeAddon().available).toBe(true));
+});
 
 function flatten(layers: FixtureLayer[]): Float64Array {
   const out: number[] = [];

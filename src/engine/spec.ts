@@ -1,4 +1,4 @@
-// Validation and parameter layout shared by both engine implementations. Everything here is
+// Validation and parameter layout shared by the engine implementations. Everything here is
 // pure: the implementations call these once at model creation (and the cheap per-call checks
 // on theta/rows), so a bad input surfaces as an Error naming the problem, not as NaN later.
 import { ACTIVATION_CODE, ACTIVATIONS, type CreateModelOptions, type DType, type LossSpec, type MlpSpec } from './types.js';
@@ -108,8 +108,12 @@ export function validateOptions(opts: CreateModelOptions): void {
   if (opts.dtype !== 'float64' && opts.dtype !== 'float32') {
     throw new Error(`unknown dtype '${String(opts.dtype)}' (expected float64 or float32)`);
   }
-  if (opts.impl !== undefined && opts.impl !== 'wasm' && opts.impl !== 'ts') {
-    throw new Error(`unknown engine impl '${String(opts.impl)}' (expected wasm or ts)`);
+  if (opts.impl !== undefined && opts.impl !== 'native' && opts.impl !== 'wasm' && opts.impl !== 'ts') {
+    throw new Error(`unknown engine impl '${String(opts.impl)}' (expected native, wasm or ts)`);
+  }
+  const nk = opts.nativeKernels;
+  if (nk !== undefined && nk !== 'auto' && nk !== 'avx512' && nk !== 'avx2' && nk !== 'sse2' && nk !== 'generic') {
+    throw new Error(`unknown nativeKernels '${String(nk)}' (expected auto, avx512, avx2, sse2 or generic)`);
   }
   const { data, spec } = opts;
   if (!isPositiveInt(data.n)) throw new Error(`dataset n must be a positive integer, got ${String(data.n)}`);
@@ -132,8 +136,9 @@ export function validateOptions(opts: CreateModelOptions): void {
 }
 
 /**
- * What both engine implementations (ts-model.ts, wasm-model.ts) hold about a model, set up once
- * from the options after validating them: spec, loss, dtype, sizes and parameter layout.
+ * What every engine implementation (ts-model.ts, wasm-model.ts, native-model.ts) holds about a
+ * model, set up once from the options after validating them: spec, loss, dtype, sizes and
+ * parameter layout.
  */
 export abstract class ModelBase {
   readonly spec: MlpSpec;

@@ -24,6 +24,7 @@ const ACT_GELU = ACTIVATION_CODE.gelu;
 
 export class TsModel extends ModelBase implements NetworkModel {
   readonly impl = 'ts' as const;
+  readonly kernels = 'ts' as const;
 
   private readonly X: Arr;
   private readonly Y: Float64Array;

@@ -24,7 +24,14 @@ export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = Object.free
   gelu: 3,
 });
 
-export type EngineImpl = 'wasm' | 'ts';
+export const ENGINE_IMPLS = ['native', 'wasm', 'ts'] as const;
+export type EngineImpl = (typeof ENGINE_IMPLS)[number];
+/** Instruction-set builds of the native kernels, best first ('generic' on non-x86 CPUs). */
+export const NATIVE_KERNELS = ['avx512', 'avx2', 'sse2', 'generic'] as const;
+export type NativeKernels = (typeof NATIVE_KERNELS)[number];
+/** Which kernels computed a model's numbers: the native build, the wasm build, or TypeScript. */
+export const ENGINE_KERNELS = [...NATIVE_KERNELS, 'wasm-relaxed', 'wasm-simd', 'ts'] as const;
+export type EngineKernels = (typeof ENGINE_KERNELS)[number];
 
 export type LossSpec =
   | { kind: 'mse' }
@@ -74,9 +81,14 @@ export interface NetworkModel extends LossFunction {
   readonly lossSpec: LossSpec;
   readonly dtype: DType;
   readonly impl: EngineImpl;
+  /**
+   * The kernel build behind `impl`. Builds round differently (vector width, fused multiply-add),
+   * so runs that must reproduce each other's numbers need the same impl and kernels.
+   */
+  readonly kernels: EngineKernels;
   /** Network outputs for the given inputs ([rows, inDim] row-major) -> [rows, outDim]. */
   predict(theta: Float64Array, X: Float64Array, rows: number): Float64Array;
-  /** Frees engine memory (wasm); the model must not be used afterwards. */
+  /** Frees engine memory (native, wasm); the model must not be used afterwards. */
   dispose(): void;
 }
 
@@ -85,8 +97,17 @@ export interface CreateModelOptions {
   data: Dataset;
   loss: LossSpec;
   dtype: DType;
-  /** Default 'wasm'; 'ts' is the plain TypeScript reference. */
+  /**
+   * Default: 'native' when the addon was built and loads, else 'wasm', else 'ts' (the plain
+   * TypeScript reference). An explicit impl fails instead of falling back.
+   */
   impl?: EngineImpl;
+  /**
+   * Which native kernel build to run. 'auto' (default) takes the best one this CPU runs
+   * (AVX-512, then AVX2 + FMA, then SSE2), the same choice in every process and thread on one
+   * machine; naming a build pins it (an error when the CPU cannot run it).
+   */
+  nativeKernels?: 'auto' | NativeKernels;
   /**
    * Which wasm kernel build to run. 'auto' (default) takes the relaxed-SIMD (fused
    * multiply-add) build when the runtime validates it (Node 20: only with

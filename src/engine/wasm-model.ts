@@ -51,6 +51,7 @@ export class WasmModel extends ModelBase implements NetworkModel {
   readonly impl = 'wasm' as const;
   /** Which kernel build runs this model ('relaxed' uses fused multiply-add). */
   readonly variant: KernelVariant;
+  readonly kernels: 'wasm-relaxed' | 'wasm-simd';
   /** Rows the activation buffers hold: min(n, CHUNK). */
   private readonly cap: number;
 
@@ -78,6 +79,7 @@ export class WasmModel extends ModelBase implements NetworkModel {
   constructor(opts: CreateModelOptions, variant: KernelVariant) {
     super(opts);
     this.variant = variant;
+    this.kernels = variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd';
     this.ln = opts.spec.layerNorm ? 1 : 0;
     this.lossKind = opts.loss.kind === 'mse' ? 0 : 1;
     this.nu = opts.loss.kind === 'student_t' ? opts.loss.nu : 0;

@@ -5,80 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { relErr } from './testing/compare.js';
+import { CASES, randArray, rng, type Case } from './testing/cases.js';
 import { createModel, relaxedSimdSupported } from './index.js';
-import type { Activation, LossSpec, MlpSpec, NetworkModel } from './types.js';
+import type { MlpSpec, NetworkModel } from './types.js';
 import { instantiateKernels } from './wasm-kernels.js';
 import { WasmModel } from './wasm-model.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296 - 0.5;
-  };
-}
-
-function randArray(len: number, rnd: () => number, scale = 2): Float64Array {
-  return Float64Array.from({ length: len }, () => scale * rnd());
-}
-
-
-interface Case {
-  name: string;
-  sizes: number[];
-  n: number;
-  activation: Activation;
-  bias: boolean;
-  layerNorm: boolean;
-  loss?: LossSpec;
-  rows?: number[];
-}
-
-// Shapes chosen to hit every packing tail and special path of the kernels: widths that are not
-// multiples of the 4 (f64) / 8 (f32) tile, output width 1 (dot-product forward, single-row dW),
-// a batch of one row, input width 1 (rank-1 dH), layers and batches beyond the kc = 256 and
-// mc = 64 blocking, batches spanning several 1024-row chunks, and minibatches with repeated rows.
-const CASES: Case[] = [
-  { name: 'odd widths 5-7-3', sizes: [5, 7, 3], n: 13, activation: 'tanh', bias: true, layerNorm: false },
-  { name: 'output width 1, n = 1', sizes: [3, 9, 1], n: 1, activation: 'relu', bias: true, layerNorm: false },
-  { name: 'n = 1 minibatch', sizes: [4, 6, 2], n: 1, activation: 'gelu', bias: true, layerNorm: true, rows: [0] },
-  { name: 'no bias, LayerNorm, gelu', sizes: [6, 11, 13, 1], n: 17, activation: 'gelu', bias: false, layerNorm: true },
-  { name: 'wider than the packing block', sizes: [3, 300, 2], n: 300, activation: 'relu', bias: true, layerNorm: false },
-  { name: 'wide layer to width 1', sizes: [4, 261, 1], n: 5, activation: 'tanh', bias: true, layerNorm: false },
-  { name: 'input width 1', sizes: [1, 6, 2], n: 9, activation: 'tanh', bias: true, layerNorm: false },
-  { name: 'deep linear', sizes: [10, 10, 10, 10, 10], n: 37, activation: 'identity', bias: false, layerNorm: false },
-  {
-    name: 'minibatch with repeats',
-    sizes: [5, 7, 3],
-    n: 13,
-    activation: 'relu',
-    bias: true,
-    layerNorm: false,
-    rows: [0, 5, 5, 2, 12, 12, 12],
-  },
-  // Widths 17-40 straddle the narrow (unpacked) / packed switch at 16 (f64) and 32 (f32) columns.
-  { name: 'packed and narrow paths', sizes: [20, 40, 17, 3], n: 50, activation: 'relu', bias: true, layerNorm: false },
-  { name: 'full batch over several row chunks', sizes: [3, 12, 2], n: 2500, activation: 'tanh', bias: true, layerNorm: true },
-  {
-    name: 'minibatch over several row chunks',
-    sizes: [3, 12, 1],
-    n: 2500,
-    activation: 'relu',
-    bias: true,
-    layerNorm: false,
-    rows: Array.from({ length: 2100 }, (_, i) => (i * 13) % 1900),
-  },
-  {
-    name: 'student-t, minibatch beyond kc',
-    sizes: [2, 9, 2],
-    n: 600,
-    activation: 'tanh',
-    bias: true,
-    layerNorm: true,
-    loss: { kind: 'student_t', nu: 3, sigma: 0.5 },
-    rows: Array.from({ length: 530 }, (_, i) => (i * 7) % 600),
-  },
-];
 
 function pair(c: Case, dtype: 'float64' | 'float32' = 'float64'): { ts: NetworkModel; wasm: NetworkModel; theta: Float64Array } {
   const rnd = rng(c.n * 31 + c.sizes.length);
@@ -198,15 +129,17 @@ describe('wasm model lifecycle', () => {
     model.dispose();
   });
 
-  it('the default implementation is wasm, using the variant this runtime supports', () => {
+  it("impl 'wasm' runs the wasm kernels, in the variant this runtime supports", () => {
     const m = createModel({
       spec: { sizes: [2, 3, 1], activation: 'relu', bias: true, layerNorm: false },
       data: { n: 2, inDim: 2, outDim: 1, X: new Float64Array(4), Y: new Float64Array(2) },
       loss: { kind: 'mse' },
       dtype: 'float64',
+      impl: 'wasm',
     });
     expect(m.impl).toBe('wasm');
     expect(m).toBeInstanceOf(WasmModel);
+    expect(m.kernels).toBe(relaxedSimdSupported() ? 'wasm-relaxed' : 'wasm-simd');
     m.dispose();
   });
 });
@@ -219,16 +152,17 @@ describe('kernel variant choice', () => {
     dtype: 'float64' as const,
   };
   it("wasmKernels 'simd' pins the plain-SIMD build", () => {
-    const m = createModel({ ...opts, wasmKernels: 'simd' }) as WasmModel;
+    const m = createModel({ ...opts, impl: 'wasm', wasmKernels: 'simd' }) as WasmModel;
     expect(m.variant).toBe('simd');
+    expect(m.kernels).toBe('wasm-simd');
     m.dispose();
   });
   it('with relaxed SIMD enabled (as every entry point and the test setup do), models use the fused multiply-add build by default', () => {
     expect(relaxedSimdSupported()).toBe(true);
-    const m = createModel(opts) as WasmModel;
+    const m = createModel({ ...opts, impl: 'wasm' }) as WasmModel;
     expect(m.variant).toBe('relaxed');
     m.dispose();
-    const pinned = createModel({ ...opts, wasmKernels: 'relaxed' }) as WasmModel;
+    const pinned = createModel({ ...opts, impl: 'wasm', wasmKernels: 'relaxed' }) as WasmModel;
     expect(pinned.variant).toBe('relaxed');
     pinned.dispose();
   });

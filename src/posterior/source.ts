@@ -5,6 +5,7 @@
  */
 import type { Posterior } from './types.js';
 import { openTarget } from '../targets/open.js';
+import { engineOf, type EngineRecord } from '../engine/index.js';
 import { posteriorFromSettings, quadraticLoss } from './posterior.js';
 import type { PosteriorSource } from '../contracts/index.js';
 
@@ -21,6 +22,8 @@ interface OpenedTarget {
 
 export interface OpenedPosterior {
   posterior: Posterior;
+  /** Which engine and kernel build compute the loss (null for analytic targets). */
+  engine: EngineRecord | null;
   /** Frees engine memory; call when done. */
   dispose(): void;
 }
@@ -29,12 +32,13 @@ export async function openPosterior(source: PosteriorSource): Promise<OpenedPost
   if (source.kind === 'quadratic') {
     const centre = Float64Array.from(source.centre);
     const loss = quadraticLoss(centre, source.n, source.curvature ? Float64Array.from(source.curvature) : undefined);
-    return { posterior: posteriorFromSettings(loss, centre, source.posterior, 0), dispose: () => {} };
+    return { posterior: posteriorFromSettings(loss, centre, source.posterior, 0), engine: null, dispose: () => {} };
   }
   const t: OpenedTarget = openTarget(source.home, source.target_id, source.impl ? { impl: source.impl } : {});
   const posterior = posteriorFromSettings(t.loss, t.wStar, source.posterior, t.L0);
   return {
     posterior,
+    engine: engineOf(t.loss),
     dispose: () => t.dispose?.(),
   };
 }

@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveTargetObject } from '../config/experiment.js';
 import { buildTarget } from '../targets/build.js';
 import { readTraces } from '../store/traces.js';
+import { defaultEngine } from '../engine/index.js';
+import { buildTask } from './build.js';
 import { sampleTask } from './sample.js';
 
 const home = mkdtempSync(join(tmpdir(), 'lh-sample-'));
@@ -33,6 +35,8 @@ describe('sampleTask', () => {
     expect(manifest.per_chain[0].tuned.step_size).toBeGreaterThan(0);
     expect(manifest.total_fge).toBeGreaterThan(manifest.work.sample_fge);
     expect(manifest.beta).toBeCloseTo(1 / Math.log(manifest.n), 12);
+    // An analytic target has no engine behind its numbers.
+    expect(manifest.engine).toBeNull();
     const traces = readTraces(join(first.dir, 'traces.feather'));
     for (const col of ['chain', 'draw', 'step', 'Ln', 'llc', 'cumulative_fge', 'time_s', 'step_size']) expect(traces[col], col).toBeDefined();
     expect(traces.llc!.length).toBe(2 * 30);
@@ -42,6 +46,25 @@ describe('sampleTask', () => {
     // Same run through the alias and a different thread count: same id.
     const viaThreads = await sampleTask({ ...spec, sampler: { ...spec.sampler, chains: { count: 2, threads: 2 } } });
     expect(viaThreads.run_id).toBe(first.run_id);
+  }, 60_000);
+
+  it('records which engine and kernel build computed a network target\'s numbers', async () => {
+    const built = await buildTask(
+      { kind: 'build', home, target: resolveTargetObject({ model: 'small', data: { preset: 'small', n: 60 }, teacher: '_null', seed: 3, overrides: { training: { steps: 30 } } }) },
+      { impl: 'ts' },
+    );
+    const sampler = (seed: number) => ({
+      name: 'sgld',
+      seed,
+      overrides: { steps: 40, warmup: 10, eval_every: 10, calibration_steps: 20, calibration_rounds: 1 },
+      chains: { count: 1 },
+    });
+    const manifestOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { engine: unknown };
+    const forced = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sampler(1) }, { impl: 'ts' });
+    expect(manifestOf(forced.dir).engine).toEqual({ impl: 'ts', kernels: 'ts' });
+    const chosen = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sampler(2) });
+    const { impl, kernels } = defaultEngine();
+    expect(manifestOf(chosen.dir).engine).toEqual({ impl, kernels });
   }, 60_000);
 
   it('names a missing target and an unknown sampler', async () => {

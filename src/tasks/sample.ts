@@ -10,6 +10,7 @@ import { contentId, writeDirAtomic, writeJsonAtomic } from '../store/index.js';
 import { RUN_FILES, runDir, runFiles, targetDir, targetFiles } from '../store/layout.js';
 import { writeTraces } from '../store/traces.js';
 import { CODE_VERSION } from '../version.js';
+import type { EngineImpl } from '../engine/index.js';
 import { openPosterior, type PosteriorSource } from '../posterior/source.js';
 import { resolvePosteriorSettings } from '../posterior/posterior.js';
 import { resolveChainSettings, type ChainSettings } from '../samplers/runner/settings.js';
@@ -29,8 +30,8 @@ export interface SampleTaskOptions {
   onProgress?: (p: Progress) => void;
   /** Overrides chains.threads (does not change the run id or the numbers). */
   threads?: number;
-  /** Engine implementation for the target's network. */
-  impl?: 'wasm' | 'ts';
+  /** Engine implementation for the target's network (default: the machine's default engine). */
+  impl?: EngineImpl;
 }
 
 /** Everything that decides a run's numbers, resolved and validated (no target access). */
@@ -172,6 +173,8 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
       threads: chains.threads,
     },
     failures,
+    // Which engine and kernel build computed the numbers (null for analytic targets).
+    engine: opened.engine,
     created_at: new Date().toISOString(),
     code_version: CODE_VERSION,
   };

@@ -14,7 +14,7 @@
  */
 import { keyAt, normalInto, Stream } from '../rng/index.js';
 import { createModel } from '../engine/index.js';
-import type { LossFunction, NetworkModel } from '../engine/types.js';
+import type { EngineImpl, LossFunction, NetworkModel } from '../engine/types.js';
 import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
 import { dlnLearningCoefficient, quadraticPosteriorLambda, quadraticUlaLambda } from '../posterior/truth.js';
 import { mcseMean } from '../diagnostics/index.js';
@@ -31,6 +31,8 @@ export interface ValidateOptions {
   quick?: boolean;
   seed?: number;
   chains?: number;
+  /** Engine for the network cases (default: the engine's default on this machine). */
+  impl?: EngineImpl;
   onCase?: (r: CaseResult) => void;
 }
 
@@ -93,26 +95,26 @@ function dlnTeacher(widths: number[], rank: number, seed: number): Float64Array 
   return out;
 }
 
-function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number): NetworkModel {
+function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number, impl?: EngineImpl): NetworkModel {
   const inDim = widths[0]!;
   const outDim = widths[widths.length - 1]!;
   const X = normalInto(keyAt(seed, Stream.data), new Float64Array(n * inDim));
   const spec = { sizes: widths, activation: 'identity' as const, bias: false, layerNorm: false };
-  const probe = createModel({ spec, data: { n, inDim, outDim, X, Y: new Float64Array(n * outDim) }, loss: { kind: 'mse' }, dtype: 'float64' });
+  const probe = createModel({ spec, data: { n, inDim, outDim, X, Y: new Float64Array(n * outDim) }, loss: { kind: 'mse' }, dtype: 'float64', ...(impl ? { impl } : {}) });
   const Y = probe.predict(wStar, X, n); // noise-free labels
   probe.dispose();
-  return createModel({ spec, data: { n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype: 'float64' });
+  return createModel({ spec, data: { n, inDim, outDim, X, Y }, loss: { kind: 'mse' }, dtype: 'float64', ...(impl ? { impl } : {}) });
 }
 
 /**
  * The posterior of DLN case `index` at sample size n (teacher seed 100 + index, data seed
  * 200 + index), with its Aoyagi lambda. The caller disposes the model.
  */
-export function dlnCasePosterior(index: number, n: number): { posterior: Posterior; truth: number; model: LossFunction & { dispose(): void } } {
+export function dlnCasePosterior(index: number, n: number, impl?: EngineImpl): { posterior: Posterior; truth: number; model: LossFunction & { dispose(): void } } {
   const c = DLN_CASES[index]!;
   const settings = resolvePosteriorSettings({});
   const wStar = dlnTeacher(c.widths, c.rank, 100 + index);
-  const model = dlnModel(c.widths, wStar, n, 200 + index);
+  const model = dlnModel(c.widths, wStar, n, 200 + index, impl);
   const posterior = makePosterior({ loss: model, wStar, beta0: settings.beta0, betaMode: settings.beta_mode, gamma: settings.gamma });
   return { posterior, truth: dlnLearningCoefficient(c.widths, c.rank).lambda, model };
 }
@@ -211,7 +213,7 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
   const cases = quick ? DLN_CASES.slice(0, 3) : DLN_CASES;
   for (const [i, c] of cases.entries()) {
     const wStar = dlnTeacher(c.widths, c.rank, 100 + i);
-    const model: LossFunction & { dispose(): void } = dlnModel(c.widths, wStar, n, 200 + i);
+    const model: LossFunction & { dispose(): void } = dlnModel(c.widths, wStar, n, 200 + i, opts.impl);
     try {
       const posterior = makePosterior({
         loss: model,

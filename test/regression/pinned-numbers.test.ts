@@ -25,14 +25,18 @@ import { dlnCasePosterior, runValidation } from '../../src/validate/suite.js';
 import { loadSampler, resolveSamplerConfig } from '../../src/samplers/registry.js';
 import { resolveChainSettings } from '../../src/samplers/runner/settings.js';
 import { runChains } from '../../src/samplers/runner/chains.js';
-import { createModel } from '../../src/engine/index.js';
+import { createModel, defaultEngine, type EngineImpl } from '../../src/engine/index.js';
 import { keyAt, normalInto, Stream } from '../../src/rng/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const SMOKE = resolve(here, '../../config/smoke.yaml');
 
-/** Digests pinned on the code before the stage contracts and the sampler layers were split. */
-const PINNED = {
+/**
+ * Digests per engine. The wasm ones were pinned on the code before the stage contracts and the
+ * sampler layers were split; the native engine rounds differently (its own kernels, FMA
+ * contraction, blocking), so its numbers have digests of their own.
+ */
+const PINNED_WASM = {
   target: '8be4d1e45d11872fe2ef562f24617c8b7d95353b00f215ddc86f4dfa7f8475f7',
   hmc: '3275565861ed94b7741a7db144a198af235cb43379f8bf8a11913c9011f6a742',
   mclmc: 'a57e6eda6adaa97805fe3e4d413bbf192a4e1c85effa5c970c7e06a0476bb176',
@@ -51,6 +55,29 @@ const PINNED = {
   },
   engine: 'ba9e2104c60012a83d9f104bfe44482001b6c4b75e145a615fb68e7140a0f6a4',
   float32: '14b154b0a3e96b1383f1eaa8d2ea0cf863d1871b361a77af243426f9afb21a61',
+};
+
+type Pinned = Omit<typeof PINNED_WASM, 'engine'>;
+
+/** Digests of the native engine's AVX-512 build (the default on this project's machines). */
+const PINNED_NATIVE: Pinned = {
+  target: 'e4ae944d211f0604e49422e281c8698449284807f2ae429e7832f4a382e5022e',
+  hmc: '0fcba0a6ade2e34a951d0c6aaa8314c3ba988e56019866fb7d9ebcab76c2f317',
+  mclmc: 'ac6e47d037be8430c1e372426f23b0026fa07ada9af01d8254402cb50e11bd92',
+  sgld: '8aa34ebc845e131b854e2a22af3084e4806124afbe7fb8ba1e80fa7ddadb0b79',
+  vi: 'c5343ce610923bc6cef97df54c012559dff8a57d1a5ba62d972eae539019138c',
+  validation: {
+    sgld: 'eea69e628ba6e7d0957bfb4bc31ce19f3a29ff5fc577e98eab7d1f2d3c4e36a6',
+    sgnht: '35dd4dedb15204295e5bf6175ab68a41471c12149e983467224268298aa500cd',
+  },
+  traces: {
+    hmc: 'd79f7c393220f93b18c636dc793a619f1f103da2f7382423d82e7028f57c4d1a',
+    mclmc: 'bd3e26201db5dcd0216d800218cafecdf0360b693049bcfd8257f466c6da9646',
+    adam_sgld: '3526a8a9ead2ed675836894be0bc08f0a6dd14b3629d7a7707cf86b07fb1e163',
+    rmsprop_sgld: 'da82ea5290f797ec5c59d54d930773b2e634eab729c1349f368da07574205001',
+    vi: '8c75dc29033a23bb2c60b51f80de3f63bec29fc72e4a898e7faf2852c1b19319',
+  },
+  float32: '7a030d3d8539e1369738d2603c3a10c687d9400c8b5531dbf7ee8bde0315c88c',
 };
 
 const homes: string[] = [];
@@ -109,13 +136,13 @@ function runDigest(dir: string): string {
 }
 
 /** Builds the smoke target and samples it with every smoke sampler; digests by name. */
-async function smokeDigests(threads: number): Promise<Record<string, string>> {
+async function smokeDigests(threads: number, impl: EngineImpl): Promise<Record<string, string>> {
   const home = mkdtempSync(join(tmpdir(), 'lh-pinned-'));
   homes.push(home);
   const exp = loadExperiment(SMOKE);
   const out: Record<string, string> = {};
   for (const t of exp.targets) {
-    const built = await buildTask({ kind: 'build', home, target: t.config });
+    const built = await buildTask({ kind: 'build', home, target: t.config }, { impl });
     const meta = JSON.parse(readFileSync(join(built.dir, 'meta.json'), 'utf8')) as Json;
     const training = { ...(meta.training as Json) };
     delete training.wall_s;
@@ -130,7 +157,7 @@ async function smokeDigests(threads: number): Promise<Record<string, string>> {
     for (const s of exp.samplers) {
       const run = await sampleTask(
         { kind: 'sample', home, target_id: built.target_id, sampler: s },
-        threads > 1 ? { threads } : {},
+        { impl, ...(threads > 1 ? { threads } : {}) },
       );
       out[s.name] = runDigest(run.dir);
     }
@@ -138,10 +165,19 @@ async function smokeDigests(threads: number): Promise<Record<string, string>> {
   return out;
 }
 
-describe('fixed seeds give the pinned numbers', () => {
+/**
+ * The engines whose numbers are pinned: wasm always; native when its AVX-512 build runs here
+ * (other instruction sets round differently; the engine tests check their agreement instead).
+ */
+const ENGINES: { impl: EngineImpl; pinned: Pinned }[] = [
+  { impl: 'wasm', pinned: PINNED_WASM },
+  ...(defaultEngine().kernels === 'avx512' ? [{ impl: 'native' as const, pinned: PINNED_NATIVE }] : []),
+];
+
+describe.each(ENGINES)('fixed seeds give the pinned numbers ($impl engine)', ({ impl, pinned: PINNED }) => {
   it('the smoke experiment: target files, manifests, traces and estimates of every sampler', async () => {
-    const one = await smokeDigests(1);
-    const two = await smokeDigests(2);
+    const one = await smokeDigests(1, impl);
+    const two = await smokeDigests(2, impl);
     expect(two, 'chains in two worker threads').toEqual(one);
     expect(one).toEqual({ target: PINNED.target, hmc: PINNED.hmc, mclmc: PINNED.mclmc, sgld: PINNED.sgld, vi: PINNED.vi });
   }, 120_000);
@@ -149,14 +185,14 @@ describe('fixed seeds give the pinned numbers', () => {
   it('the quick validation suite: estimates, MCSE, per-chain means, step sizes and work', async () => {
     const got: Record<string, string> = {};
     for (const sampler of Object.keys(PINNED.validation)) {
-      const rows = await runValidation({ sampler, quick: true, seed: 0 });
+      const rows = await runValidation({ sampler, quick: true, seed: 0, impl });
       got[sampler] = digest(rows.map(({ wall_s: _w, ...rest }) => rest));
     }
     expect(got).toEqual(PINNED.validation);
   }, 300_000);
 
   it('short runs on a validation DLN (HMC with mass-matrix windows, tuned MCLMC, Adam and RMSProp SGLD, VI): full traces and tuning', async () => {
-    const { posterior, model } = dlnCasePosterior(1, 2000);
+    const { posterior, model } = dlnCasePosterior(1, 2000, impl);
     const got: Record<string, string> = {};
     try {
       const cases = {
@@ -217,18 +253,18 @@ describe('fixed inputs give the pinned engine numbers', () => {
         }
       }
     }
-    expect(digest(out)).toBe(PINNED.engine);
+    expect(digest(out)).toBe(PINNED_WASM.engine);
   });
 
-  it('a float32 target: training, then SGLD on it', async () => {
+  it.each(ENGINES)('a float32 target: training, then SGLD on it ($impl engine)', async ({ impl, pinned: PINNED }) => {
     const home = mkdtempSync(join(tmpdir(), 'lh-pinned-f32-'));
     homes.push(home);
     const exp = loadExperiment(SMOKE, ['jax_enable_x64=false']);
     const t = exp.targets[0]!;
     expect(t.config.dtype).toBe('float32');
-    const built = await buildTask({ kind: 'build', home, target: t.config });
+    const built = await buildTask({ kind: 'build', home, target: t.config }, { impl });
     const sgld = exp.samplers.find((s) => s.name === 'sgld')!;
-    const run = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sgld });
+    const run = await sampleTask({ kind: 'sample', home, target_id: built.target_id, sampler: sgld }, { impl });
     expect(digest({ params: fileHash(join(built.dir, 'params.safetensors')), run: runDigest(run.dir) })).toBe(PINNED.float32);
   }, 60_000);
 });
