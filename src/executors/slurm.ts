@@ -153,7 +153,13 @@ export class SlurmExecutor implements Executor {
         name,
         files,
         chdir: this.opts.dirs.tasksDir,
-        slurm: { ...this.opts.slurm },
+        // A task's time budget is its job's time limit (minutes:seconds); SLURM ends it as TIMEOUT.
+        slurm: {
+          ...this.opts.slurm,
+          ...(req.timeout_s !== undefined
+            ? { walltime: `${Math.floor(Math.ceil(req.timeout_s) / 60)}:${String(Math.ceil(req.timeout_s) % 60).padStart(2, '0')}` }
+            : {}),
+        },
         workerInit: this.opts.workerInit ?? '',
         entry: this.entry,
       }),
