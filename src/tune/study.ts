@@ -66,6 +66,29 @@ function referenceFor(problem: StudyProblemConfig, ref: StudyReference, r: Trial
   return ref.value;
 }
 
+/**
+ * The search space of a method on one problem: minibatch sizes above the problem's n cannot run
+ * (a minibatch draws distinct rows), so those choices are left out, with one message; a space
+ * with no feasible choice is kept, and its trials fail and are penalised.
+ */
+export function feasibleSpace(p: StudyProblemConfig, plan: MethodPlan, say: (message: string) => void): SearchSpace {
+  const n = p.config.data.n;
+  return plan.params.map((q) => {
+    if (q.to[0] !== 'overrides' || q.to[1] !== 'batch_size') return [q.name, q.spec] as const;
+    if (q.spec.dist === 'categorical') {
+      const ok = q.spec.choices.filter((c) => typeof c !== 'number' || c <= n);
+      if (ok.length > 0 && ok.length < q.spec.choices.length) {
+        say(`problem ${p.index} (n = ${n}): ${plan.method} ${q.name} ${q.spec.choices.filter((c) => !ok.includes(c)).join(', ')} exceed n and are not searched`);
+        return [q.name, { ...q.spec, choices: ok }] as const;
+      }
+    } else if (q.spec.high > n && q.spec.low <= n) {
+      say(`problem ${p.index} (n = ${n}): ${plan.method} ${q.name} searched up to n = ${n}, not ${q.spec.high}`);
+      return [q.name, { ...q.spec, high: n }] as const;
+    }
+    return [q.name, q.spec] as const;
+  });
+}
+
 export interface StudyEvent {
   type: 'reference' | 'trial';
   problem: number;
@@ -210,7 +233,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResult> {
     const search = async (p: StudyProblemConfig, plan: MethodPlan): Promise<void> => {
       const ref = problemRefs.get(p.index);
       if (ref === undefined) return;
-      const space: SearchSpace = plan.params.map((q) => [q.name, q.spec] as const);
+      const space: SearchSpace = feasibleSpace(p, plan, (m) => emit({ type: 'reference', problem: p.index, method: plan.method, message: m }));
       const seed = trialSeed(study, p.index, plan.method);
       const settings = { ...study.search, seed: searchSeed(study, p.index, plan.method) };
       const mine = (): TrialRecord[] => file.trials.filter((t) => t.problem === p.index && t.method === plan.method).sort((a, b) => a.number - b.number);
