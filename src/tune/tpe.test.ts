@@ -22,7 +22,7 @@ const space: SearchSpace = [
   ['steps', { dist: 'int', low: 1000, high: 20000, log: false, step: 1000 }],
   ['precond', { dist: 'categorical', choices: ['none', 'rmsprop', 'adam'] }],
 ];
-const optimum = { eta: 1e-4, gamma: 0.7, steps: 12000, precond: 'rmsprop' };
+// The optimum: eta 1e-4, gamma 0.7, steps 12000, precond rmsprop (objective 0).
 function objective(p: Params): number {
   const e = Math.log10(p.eta as number) + 4;
   const g = (p.gamma as number) - 0.7;
@@ -66,8 +66,6 @@ describe('propose', () => {
     const wins = seeds.filter((_, i) => tpe[i]! < rnd[i]!).length;
     expect(mean(tpe)).toBeLessThan(0.5 * mean(rnd));
     expect(wins).toBeGreaterThanOrEqual(8);
-    // The best TPE trial has the optimum's categorical value in most seeds.
-    expect(optimum.precond).toBe('rmsprop');
   });
 
   it('finds the optimum of a 1-D log-scale step size (the SGLD calibration shape)', () => {
