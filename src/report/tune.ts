@@ -66,20 +66,3 @@ export function tuneSection({ file, rows, plots, epsRows }: TuneSectionInput): s
   parts.push('</section>');
   return parts.join('\n');
 }
-
-/** A page holding the tuning section (the study's `report/index.html`). */
-export function studyReportHtml(input: TuneSectionInput & { generatedAt: string }): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lambda-hat tuning: ${escapeHtml(input.file.name)}</title>
-<style>
-body{font-family:"DejaVu Sans",sans-serif;margin:2em;max-width:1100px}
-table{border-collapse:collapse;margin:0.8em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}caption{text-align:left;font-style:italic}
-pre.best{background:#f4f4f4;padding:0.6em;overflow-x:auto}figure{margin:1em 0}
-</style></head><body>
-<h1>lambda-hat tuning: ${escapeHtml(input.file.name)}</h1>
-<p>Study ${escapeHtml(input.file.study_id)} from ${escapeHtml(input.file.config_file)}; generated ${escapeHtml(input.generatedAt)}.</p>
-${tuneSection(input)}
-</body></html>
-`;
-}

@@ -233,8 +233,23 @@ export async function writeStudyOutputs(dir: string, file: StudyFile): Promise<S
     out.plots.push(writePlot(plotsDir, p).svg);
     plots.push({ name: 'eps-beta', title: 'ε-β sweep (SGLD family)', svg: p.svg });
   }
-  const { studyReportHtml } = await import('../report/tune.js');
-  mkdirSync(join(dir, 'report'), { recursive: true });
-  writeFileAtomic(out.report, studyReportHtml({ file, rows, plots, epsRows: eps, generatedAt: new Date().toISOString() }));
+  // The report: the reference runs and each search's best run, diagnosed as in any report, with
+  // the tuning section (references, best settings, Pareto tables, plots, ε-β table) after them.
+  const { tuneSection } = await import('../report/tune.js');
+  const { writeReport } = await import('../report/index.js');
+  const runDirs = [
+    ...file.problems.flatMap((p) => (p.reference?.run_dir ? [p.reference.run_dir] : [])),
+    ...searches(file).flatMap((s) => {
+      const best = bestTrial(s.trials);
+      return best?.run_dir ? [best.run_dir] : [];
+    }),
+  ];
+  const report = await writeReport({
+    runDirs,
+    outDir: join(dir, 'report'),
+    title: `lambda-hat tuning: ${file.name}`,
+    sections: [tuneSection({ file, rows, plots, epsRows: eps })],
+  });
+  out.report = report.path;
   return out;
 }
