@@ -12,6 +12,7 @@ import { readContractFile, studyFile } from '../contracts/index.js';
 import { loadStudy } from './config.js';
 import { writeStudyOutputs } from './outputs.js';
 import { runStudy } from './study.js';
+import { quadraticPosteriorLambda } from '../posterior/truth.js';
 
 const STUDY = `
 study: tiny
@@ -96,5 +97,32 @@ describe('workflow tune: a study on threads', () => {
     const third = await runStudy({ study, card, home });
     expect(third.reused).toBe(6);
     expect(third.ran).toBe(0);
+  });
+
+  it('scores each trial of a quadratic target against its exact λ at the trial\'s own nβ and γ', { timeout: 60_000 }, async () => {
+    const d = mkdtempSync(join(tmpdir(), 'lh-tune-q-'));
+    const file = join(d, 'quad.yaml');
+    writeFileSync(file, `
+problems:
+  - {model: {family: quadratic, dim: 4}, data: {n: 1000}, seed: 2, chains: {count: 2}}
+methods: [sgld]
+optuna:
+  max_trials_per_method: 3
+  concurrency: {batch_size: 3}
+  sampler: {type: random, seed: 1}
+search_space:
+  sgld:
+    gamma: {dist: float, low: 1, high: 100, log: true}
+    steps: {dist: int, low: 2000, high: 2000}
+`);
+    const r = await runStudy({ study: loadStudy(file), card: loadCard('local-threads', ['max_workers=1']), home: join(d, 'home') });
+    expect(r.file.problems[0]!.reference).toMatchObject({ kind: 'truth', per_trial: true });
+    const refs = r.file.trials.map((t) => t.reference);
+    for (const t of r.file.trials) {
+      expect(t.state).toBe('complete');
+      const gamma = t.params.gamma as number;
+      expect(t.reference).toBeCloseTo(quadraticPosteriorLambda({ d: 4, n: 1000, beta: 1 / Math.log(1000), gamma }), 10);
+    }
+    expect(new Set(refs).size).toBe(3);
   });
 });
