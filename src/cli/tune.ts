@@ -138,7 +138,7 @@ export async function workflowTune(o: TuneOptions, env: NodeJS.ProcessEnv = proc
         continue;
       }
       process.stdout.write(
-        `${s.method} on problem ${s.problem} (${target}): best trial ${best.number}: λ̂ ${best.llc_mean?.toPrecision(5)} vs reference ${best.reference?.toPrecision(5)} ` +
+        `${s.method} on problem ${s.problem} (${target}): best trial ${best.number}: λ̂ ${best.llc_mean?.toPrecision(5)} ± ${best.llc_mcse?.toPrecision(2) ?? '?'} (MCSE) vs reference ${best.reference?.toPrecision(5)} ` +
           `(${((best.rel_error ?? 0) * 100).toFixed(2)}%), ${best.total_fge?.toPrecision(4)} FGE, ${best.walltime_s?.toFixed(2)} s\n` +
           `  lambda-hat sample --target ${target} --sampler ${s.method} ${setLine(best)}\n` +
           `  ${samplerEntryLine(best)}\n`,

@@ -44,7 +44,7 @@ export function tuneSection({ file, rows, plots, epsRows }: TuneSectionInput): s
     const failed = s.trials.filter((t) => t.state !== 'complete').length;
     parts.push(`<h3>${escapeHtml(s.method)} on problem ${s.problem}: ${s.trials.length} trials${failed > 0 ? `, ${failed} failed or timed out (penalised)` : ''}</h3>`);
     if (best) {
-      parts.push(`<p>Best: trial ${best.number}, λ̂ = ${escapeHtml(fmt(best.llc_mean))} against ${escapeHtml(fmt(best.reference))} (${escapeHtml(pct(best.rel_error))}), ${escapeHtml(fmt(best.total_fge))} FGE, ${escapeHtml(fmt(best.walltime_s, 3))} s.</p>`);
+      parts.push(`<p>Best: trial ${best.number}, λ̂ = ${escapeHtml(fmt(best.llc_mean))} ± ${escapeHtml(fmt(best.llc_mcse, 2))} (MCSE) against ${escapeHtml(fmt(best.reference))} (${escapeHtml(pct(best.rel_error))}), ${escapeHtml(fmt(best.total_fge))} FGE, ${escapeHtml(fmt(best.walltime_s, 3))} s.</p>`);
       parts.push(`<pre class="best" data-key="set_line">lambda-hat sample --target ${escapeHtml(file.problems.find((p) => p.index === s.problem)?.target_id ?? 'ID')} --sampler ${escapeHtml(s.method)} ${escapeHtml(setLine(best))}\n${escapeHtml(samplerEntryLine(best))}</pre>`);
     }
     const front = rows.filter((r) => r.problem === s.problem && r.method === s.method && r.pareto === 'yes');
@@ -55,6 +55,7 @@ export function tuneSection({ file, rows, plots, epsRows }: TuneSectionInput): s
     }
     parts.push('</table>');
   }
+  parts.push('<p>The objective ranks trials by their error alone, as the Python tuner does: a trial whose error is small next to its MCSE may owe it to chance; the Pareto table shows each MCSE.</p>');
   for (const p of plots) parts.push(`<figure><figcaption>${escapeHtml(p.title)}</figcaption>${p.svg}</figure>`);
   if (epsRows.length > 0) {
     parts.push('<h3>ε-β sweep</h3><table class="eps-beta"><tr><th>method</th><th>step ε</th><th>nβ</th><th>λ̂</th><th>rel. error</th></tr>');
