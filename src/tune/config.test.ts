@@ -71,6 +71,12 @@ describe('study files: the Python system\'s optuna files as written', () => {
     const g = join(d, 'param.yaml');
     writeFileSync(g, 'problems:\n  - {model: small, data: small, teacher: _null, seed: 1}\nmethods: [sgld]\nsearch_space:\n  sgld:\n    step_sise: {dist: float, low: 1.0e-5, high: 1.0e-3, log: true}\n');
     expect(() => loadStudy(g)).toThrow(`${g}:6: search_space.sgld.step_sise: 'step_sise' is not a setting of sampler sgld (did you mean 'step_size'?)`);
+    const c = join(d, 'choice.yaml');
+    writeFileSync(c, 'problems:\n  - {model: small, data: small, teacher: _null, seed: 1}\nmethods: [sgld]\nsearch_space:\n  sgld:\n    precond_type:\n      dist: categorical\n      choices: [none, adamw]\n');
+    expect(() => loadStudy(c)).toThrow(new RegExp(`${c}:8: search_space\\.sgld\\.precond_type\\.choices: "adamw" is not a valid overrides\\.precond for sgld`));
+    const b = join(d, 'bounds.yaml');
+    writeFileSync(b, 'problems:\n  - {model: small, data: small, teacher: _null, seed: 1}\nmethods: [sgld]\nsearch_space:\n  sgld:\n    gamma: {dist: float, low: 0, high: 1}\n');
+    expect(() => loadStudy(b)).toThrow(/bounds\.yaml:6: search_space\.sgld\.gamma\.low: 0 is not a valid posterior\.gamma for sgld/);
     const h = join(d, 'method.yaml');
     writeFileSync(h, 'problems:\n  - {model: small, data: small, teacher: _null, seed: 1}\nmethods: [sgdl]\n');
     expect(() => loadStudy(h)).toThrow(/method\.yaml:3: methods\.0: unknown method 'sgdl' \(did you mean 'sgld'\?/);

@@ -22,7 +22,7 @@ import {
 import { applyTargetCompat, CompatLog, pythonKeysAt, whereOf } from '../config/python-compat.js';
 import { normalizeTargetEntry, resolveTargetEntry, type ResolvedTargetConfig } from '../config/resolve.js';
 import { targetEntry } from '../config/schema.js';
-import type { JsonObject, JsonValue, PosteriorLayer, ChainsLayer } from '../contracts/index.js';
+import { posteriorLayer, type JsonObject, type JsonValue, type PosteriorLayer, type ChainsLayer } from '../contracts/index.js';
 import { loadSampler, samplerNames, UnknownSamplerError } from '../samplers/registry.js';
 import { contentId } from '../store/index.js';
 import type { ParamSpec, SearchSettings, SearchSpace } from './tpe.js';
@@ -273,6 +273,25 @@ function paramSpecOf(raw: z.output<typeof paramSchema>, source: ConfigSource, at
   return { dist: 'float', low: raw.low, high: raw.high, log, step };
 }
 
+/**
+ * Every value a parameter can take must be one its setting accepts: each choice, and the bounds
+ * of a range, go through the sampler's schema (or the posterior's), so a bad space is a located
+ * error before any trial runs, never a study of failed trials.
+ */
+function checkValues(loaded: ReturnType<typeof loadSampler>, spec: ParamSpec, to: string[], source: ConfigSource, at: ConfigPath): void {
+  const values: JsonValue[] = spec.dist === 'categorical' ? spec.choices : [spec.low, spec.high];
+  for (const v of values) {
+    const r = to[0] === 'posterior'
+      ? posteriorLayer.safeParse({ [to[1]!]: v })
+      : loaded.sampler.schema.safeParse({ [to[1]!]: v, ...loaded.fixed });
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      throw source.error(at, `${JSON.stringify(v)} is not a valid ${to.join('.')} for ${loaded.requested}: ${issue.message.replace(/^Invalid input: /, '')}`,
+        spec.dist === 'categorical' ? 'drop that choice' : 'narrow the range', spec.dist === 'categorical' ? 'choices' : v === spec.low ? 'low' : 'high');
+    }
+  }
+}
+
 /** The search parameters of one method, mapped onto its sampler's settings; checked against them. */
 function methodPlan(
   method: string,
@@ -306,7 +325,9 @@ function methodPlan(
       throw spaceSource.error(['search_space', method], `'${name}' is not a setting of sampler ${method}`,
         near !== undefined ? `did you mean '${near}'?` : `${method} settings: ${[...ours, ...Object.keys(rules)].sort().join(', ')}`, name);
     }
-    params.push({ name, spec: paramSpecOf(raw, spaceSource, at), to });
+    const spec = paramSpecOf(raw, spaceSource, at);
+    checkValues(loaded, spec, to, spaceSource, at);
+    params.push({ name, spec, to });
   }
   return { method, params, dropped };
 }
