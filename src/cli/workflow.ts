@@ -26,6 +26,7 @@ import { formatConfigError, parseSet } from '../config/load.js';
 import { formatCompatNote } from '../config/python-compat.js';
 import { validateExperiment } from '../workflow/validate.js';
 import { disagreementLines } from '../workflow/results.js';
+import { registerTune } from './tune.js';
 
 interface LlcOptions {
   config?: string;
@@ -132,6 +133,7 @@ export function registerWorkflow(program: Command): void {
       const code = await workflowLlc(o);
       process.exitCode = code;
     });
+  registerTune(wf);
 }
 
 interface Prepared {

@@ -141,7 +141,7 @@ function applyExperimentCompat(raw: unknown, source: ConfigSource, log: CompatLo
     throw source.error(
       [],
       "this is an Optuna study file (problems, methods, search_space: the input of the Python system's `workflow tune`), not an experiment",
-      'workflow llc runs an experiment: a list of targets and samplers (see config/smoke.yaml)',
+      'workflow llc runs an experiment: a list of targets and samplers (see config/smoke.yaml); run this file with `lambda-hat workflow tune --config FILE`',
       study,
     );
   }

@@ -10,6 +10,7 @@ import { resolvedTargetConfig } from './target.js';
 import { burnIn, chainFailure, chainsLayer, posteriorLayer, samplerEntry } from './sampling.js';
 import { diagnosis } from './analysis.js';
 import { failedPair } from './workflow.js';
+import { trialTaskResult, trialTaskSpec } from './tune.js';
 
 export const buildTaskSpec = z.strictObject({
   kind: z.literal('build'),
@@ -98,7 +99,7 @@ export const moduleTaskSpec = z.strictObject({
 });
 export type ModuleTaskSpec = z.output<typeof moduleTaskSpec>;
 
-export const taskSpec = z.discriminatedUnion('kind', [buildTaskSpec, sampleTaskSpec, diagnoseTaskSpec, reportTaskSpec, moduleTaskSpec]);
+export const taskSpec = z.discriminatedUnion('kind', [buildTaskSpec, sampleTaskSpec, diagnoseTaskSpec, reportTaskSpec, trialTaskSpec, moduleTaskSpec]);
 export type TaskSpec = z.output<typeof taskSpec>;
 export type TaskKind = TaskSpec['kind'];
 
@@ -108,6 +109,7 @@ export const taskResults = {
   sample: sampleTaskResult,
   diagnose: diagnosis,
   report: reportTaskResult,
+  trial: trialTaskResult,
   module: jsonValue,
 } as const satisfies Record<TaskKind, z.ZodType>;
 export type TaskResultOf<K extends TaskKind> = z.output<(typeof taskResults)[K]>;

@@ -74,11 +74,22 @@ export class ProcessExecutor implements Executor {
       closeSync(outFd);
       closeSync(errFd);
     }
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const budgetTimer = req.timeout_s !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          killGroup(child, 'SIGTERM');
+          killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), this.opts.killGraceMs ?? 2000);
+        }, req.timeout_s * 1000)
+      : undefined;
     const done = new Promise<TaskOutcome>((resolvePromise) => {
       let settled = false;
       const finish = (o: TaskOutcome): void => {
         if (settled) return;
         settled = true;
+        if (budgetTimer) clearTimeout(budgetTimer);
+        if (killTimer) clearTimeout(killTimer);
         this.children.delete(child);
         resolvePromise(o);
       };
@@ -99,7 +110,9 @@ export class ProcessExecutor implements Executor {
           return;
         }
         const base = { ...where, ...(stderr_tail ? { stderr_tail } : {}) };
-        if (this.cancelled && (signal === 'SIGTERM' || signal === 'SIGKILL')) {
+        if (timedOut && !this.cancelled) {
+          finish({ ok: false, walltime_s, error: { ...base, kind: 'timeout', message: `stopped after its time budget of ${req.timeout_s} s` } });
+        } else if (this.cancelled && (signal === 'SIGTERM' || signal === 'SIGKILL')) {
           finish({ ok: false, walltime_s, error: { ...base, kind: 'cancelled', message: `cancelled (worker stopped with ${signal})` } });
         } else if (looksLikeOom(stderr_tail)) {
           finish({ ok: false, walltime_s, error: { ...base, kind: 'out_of_memory', message: 'worker ran out of memory' } });

@@ -45,6 +45,12 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A time budget in seconds as sbatch's `minutes:seconds` (rounded up to a whole second). */
+export function slurmTimeLimit(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
 /** The `#SBATCH` lines a card asks for. */
 export function sbatchDirectives(o: Partial<SlurmOptions>): string[] {
   const lines = ['--nodes=1', '--ntasks=1', `--cpus-per-task=${o.cores_per_node ?? 1}`];
@@ -153,7 +159,11 @@ export class SlurmExecutor implements Executor {
         name,
         files,
         chdir: this.opts.dirs.tasksDir,
-        slurm: { ...this.opts.slurm },
+        // A task's time budget is its job's time limit (minutes:seconds); SLURM ends it as TIMEOUT.
+        slurm: {
+          ...this.opts.slurm,
+          ...(req.timeout_s !== undefined ? { walltime: slurmTimeLimit(req.timeout_s) } : {}),
+        },
         workerInit: this.opts.workerInit ?? '',
         entry: this.entry,
       }),

@@ -85,12 +85,22 @@ export class ThreadExecutor implements Executor {
     this.controllers.add(ac);
     req.onStart?.();
     const t0 = performance.now();
+    let timedOut = false;
+    const timer = req.timeout_s !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          ac.abort();
+        }, req.timeout_s * 1000)
+      : undefined;
     try {
       const reply = parseContract(workerReply, await this.pool.run(msg, { signal: ac.signal }), `worker thread reply to task ${req.key}`, 'worker reply');
       return replyOutcome(reply, (performance.now() - t0) / 1000, { log_path: files.err });
     } catch (err) {
       const walltime_s = (performance.now() - t0) / 1000;
       const code = (err as NodeJS.ErrnoException).code;
+      if (timedOut) {
+        return { ok: false, walltime_s, error: { kind: 'timeout', message: `stopped after its time budget of ${req.timeout_s} s (worker thread terminated)`, log_path: files.err } };
+      }
       if (this.cancelled || (err as Error).name === 'AbortError') {
         return { ok: false, walltime_s, error: { kind: 'cancelled', message: 'cancelled (worker thread terminated)' } };
       }
@@ -100,6 +110,7 @@ export class ThreadExecutor implements Executor {
       // The worker thread died (process.exit in the task, an uncaught error in a callback).
       return { ok: false, walltime_s, error: { kind: 'crashed', message: `worker thread died: ${errorMessage(err)}`, log_path: files.err } };
     } finally {
+      if (timer) clearTimeout(timer);
       this.controllers.delete(ac);
     }
   }

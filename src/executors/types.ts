@@ -45,6 +45,11 @@ export interface TaskRequest {
   spec: TaskSpec;
   /** Called when the task leaves the queue: a worker starts it, or its job is submitted. */
   onStart?: () => void;
+  /**
+   * Time budget from the moment the task starts (seconds): past it the worker is stopped and
+   * the outcome is a `timeout` error (a SLURM job gets it as its time limit).
+   */
+  timeout_s?: number;
 }
 
 export interface Executor {

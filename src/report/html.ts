@@ -13,6 +13,8 @@ export interface HtmlInput {
   comparison: { name: string; title: string; svg: string; png: string }[];
   failures: FailedPair[];
   config?: unknown;
+  /** Further sections (HTML fragments), placed after the results, e.g. a tuning study's. */
+  sections?: string[];
   generatedAt: string;
   codeVersion: string;
 }
@@ -198,6 +200,7 @@ export function renderHtml(input: HtmlInput): string {
     }
     body.push('</tbody></table>');
   }
+  for (const section of input.sections ?? []) body.push(section);
   if (input.comparison.length > 0) {
     body.push('<h2>Comparison</h2><div class="plots">');
     for (const p of input.comparison) body.push(figure(p, p.title));

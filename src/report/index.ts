@@ -37,6 +37,8 @@ export interface ReportOptions {
   config?: JsonValue;
   /** Diagnose runs whose analysis is missing or stale first (default true). */
   diagnose?: boolean;
+  /** Further sections (HTML fragments) after the results, e.g. a tuning study's. */
+  sections?: string[];
 }
 
 export interface ReportRow {
@@ -193,6 +195,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportResult> {
     comparison,
     failures: opts.failures ?? [],
     config: opts.config,
+    ...(opts.sections ? { sections: opts.sections } : {}),
     generatedAt: new Date().toISOString(),
     codeVersion: CODE_VERSION,
   });

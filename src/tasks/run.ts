@@ -22,6 +22,8 @@ export async function runTask(spec: TaskSpec): Promise<JsonValue> {
       return (await import('./diagnose.js')).diagnoseTask(spec);
     case 'report':
       return (await import('./report.js')).reportTask(spec);
+    case 'trial':
+      return (await import('./trial.js')).trialTask(spec);
     case 'module': {
       if (!isAbsolute(spec.module)) throw new Error(`module task: '${spec.module}' must be an absolute path`);
       const mod = (await import(pathToFileURL(spec.module).href)) as Record<string, unknown>;

@@ -90,3 +90,22 @@ describe('thread executor', () => {
     expect(FIXTURE).toMatch(/tasks\.mjs$/);
   });
 });
+
+describe('time budgets', () => {
+  it('a task past its budget is stopped and reported as a timeout, on processes and threads; the pool goes on', async () => {
+    for (const make of [
+      (dirs: ReturnType<typeof tmpRun>['dirs']) => new ProcessExecutor({ maxWorkers: 1, dirs, killGraceMs: 500 }),
+      (dirs: ReturnType<typeof tmpRun>['dirs']) => new ThreadExecutor({ maxWorkers: 1, dirs }),
+    ]) {
+      const { dirs } = tmpRun();
+      const ex = make(dirs);
+      const t0 = Date.now();
+      const slow = await ex.run({ key: 'slow', spec: mod('sleepFor', 60_000), timeout_s: 1 });
+      expect(slow).toMatchObject({ ok: false, error: { kind: 'timeout' } });
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      // A task within its budget is untouched, and the executor still runs tasks.
+      expect(await ex.run({ key: 'quick', spec: mod('echo', 1), timeout_s: 30 })).toMatchObject({ ok: true, result: { echo: 1 } });
+      await ex.close();
+    }
+  });
+});
