@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { applySets, formatConfigError, isPlainObject, readYamlFile } from '../config/load.js';
 import { storeHome } from '../store/index.js';
 import { sampleTask } from '../tasks/sample.js';
-import { posteriorLayer, parseContract, samplerEntry, type SamplerEntry } from '../contracts/index.js';
+import { describeProgress, posteriorLayer, parseContract, samplerEntry, type ProgressEvent, type ProgressSink, type SamplerEntry } from '../contracts/index.js';
 import { chainsLayerOf } from '../samplers/runner/settings.js';
 import { samplerNames } from '../samplers/registry.js';
-import type { Progress } from '../samplers/runner/chain.js';
 
 /**
  * `lambda-hat sample --target ID --sampler NAME [--config FILE] [--set k=v]...`
@@ -72,27 +71,17 @@ export function registerSample(program: Command): void {
 }
 
 /** Progress on stderr: a rewritten line on a TTY (<= 4/s), plain lines otherwise (<= 1 per 2 s). */
-function makeProgressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
+function makeProgressPrinter(stream: NodeJS.WriteStream): { update: ProgressSink; done: () => void } {
   const tty = stream.isTTY === true;
   const minGap = tty ? 250 : 2000;
-  const start = performance.now();
-  const latest = new Map<number, Progress>();
-  let last = 0;
+  let last = Number.NEGATIVE_INFINITY;
   let wrote = false;
   return {
-    update(p: Progress) {
-      latest.set(p.chain, p);
+    update(e: ProgressEvent) {
       const now = performance.now();
       if (now - last < minGap) return;
       last = now;
-      let steps = 0;
-      const parts: string[] = [];
-      for (const q of [...latest.values()].sort((a, b) => a.chain - b.chain)) {
-        steps += q.step;
-        parts.push(`c${q.chain} ${q.step}/${q.steps} λ̂≈${Number.isFinite(q.llcMean) ? q.llcMean.toPrecision(4) : '-'}`);
-      }
-      const rate = steps / ((now - start) / 1000);
-      const line = `sampling: ${parts.join(' | ')} (${rate.toFixed(0)} steps/s)`;
+      const line = describeProgress(e);
       if (tty) {
         stream.write(`\r\x1b[K${line}`);
         wrote = true;

@@ -77,6 +77,11 @@ export const samplerEntry = z.strictObject({
   posterior: posteriorLayer.optional(),
   chains: chainsLayer.optional(),
   burn_in: burnIn.optional(),
+  /**
+   * Seconds the sample task may take (tuning and sampling): the chains end cleanly when it is
+   * spent, keeping their draws, and the run is marked as cut short. Part of the run id.
+   */
+  time_budget: z.number().positive().optional(),
 });
 export type SamplerEntry = z.output<typeof samplerEntry>;
 
