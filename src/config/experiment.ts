@@ -202,6 +202,7 @@ export function loadExperiment(path: string, sets: ReadonlyArray<string> = [], o
     if (Object.keys(chains).length > 0) out.chains = chains;
     if (s.burn_in != null) out.burn_in = s.burn_in;
     if (s.time_budget != null) out.time_budget = s.time_budget;
+    if (s.work_budget !== undefined) out.work_budget = s.work_budget;
     return parseContract(samplerEntry, out, `${path}: samplers.${j}`, 'sampler entry');
   });
   const origin: ExperimentOrigin = {

@@ -159,6 +159,8 @@ export const samplerEntry = z.strictObject({
   burn_in: burnIn.nullish(),
   /** Seconds the sample task may take; its chains then end cleanly with the draws they have. */
   time_budget: z.number().positive().nullish(),
+  /** GFLOP per chain that sizes the default run lengths on large targets (null: none). */
+  work_budget: z.number().positive().nullable().optional(),
 });
 
 /** The experiment name when a file gives none (the Python system's default). */

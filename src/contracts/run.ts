@@ -76,6 +76,18 @@ export const runManifest = z.strictObject({
       chains_stopped: z.array(nonNegInt),
     })
     .optional(),
+  /**
+   * How the work budget sized the default run lengths (absent: they were not resized): the budget
+   * and the planned work per chain in GFLOP, the factor, and each key's default and used value.
+   */
+  lengths_budget: z
+    .strictObject({
+      work_budget_gflop: z.number().positive(),
+      planned_gflop: z.number().positive(),
+      factor: z.number().positive(),
+      keys: z.record(z.string(), z.strictObject({ default: z.number(), used: z.number() })),
+    })
+    .optional(),
   /** Which engine and kernel build computed the numbers (null for analytic targets; absent in older runs). */
   engine: z.strictObject({ impl: z.enum(ENGINE_IMPLS), kernels: z.enum(ENGINE_KERNELS) }).nullable().optional(),
   created_at: z.string(),

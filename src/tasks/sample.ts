@@ -17,12 +17,20 @@ import { resolveChainSettings, type ChainSettings } from '../samplers/runner/set
 import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
 import { runChains } from '../samplers/runner/chains.js';
 import type { Progress } from '../samplers/runner/chain.js';
+import type { BudgetedLengths } from '../samplers/sampler.js';
 import {
-  readContractFile, runManifest, toJsonObject, type ChainFailure, type JsonObject, type PosteriorSettings, type ProgressSink,
+  readContractFile, runManifest, targetMeta, toJsonObject, tryReadContractFile, type ChainFailure, type JsonObject, type PosteriorSettings, type ProgressSink,
   type RunManifest, type SampleTaskResult, type SampleTaskSpec,
 } from '../contracts/index.js';
 
 export const MANIFEST_FILE = RUN_FILES.manifest;
+
+/**
+ * Default work per chain (GFLOP) that sizes the default run lengths: about a minute of one core
+ * per chain. Small targets never reach it (the 45-parameter one would need 1e8 gradients), so
+ * their runs are as configured; on the 9921-parameter, n = 20000 target it is ~2500 gradients.
+ */
+export const DEFAULT_WORK_BUDGET_GFLOP = 3000;
 
 /**
  * n x dim from which a run takes the chain threads a workflow offers: about 1 ms of gradient
@@ -51,6 +59,8 @@ export interface ResolvedSampleSpec {
   chains: ChainSettings;
   /** The sampler entry's time budget in seconds, when it has one. */
   time_budget: number | null;
+  /** How the work budget sized the default lengths (null: not resized). */
+  lengths: BudgetedLengths | null;
 }
 
 /**
@@ -60,7 +70,12 @@ export interface ResolvedSampleSpec {
 export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedSampleSpec> {
   const entry = spec.sampler;
   const loaded = loadSampler(entry.name);
-  const config = resolveSamplerConfig(loaded, entry.overrides ?? {});
+  const given = resolveSamplerConfig(loaded, entry.overrides ?? {});
+  // Default run lengths sized to the work budget on the target (once it is built).
+  const budget = entry.work_budget === undefined ? DEFAULT_WORK_BUDGET_GFLOP : entry.work_budget;
+  const dims = budget === null ? undefined : tryReadContractFile(targetFiles(targetDir(spec.home, spec.target_id)).meta, targetMeta)?.dims;
+  const sized = budget !== null && dims ? loaded.sampler.budgetLengths(given, new Set([...Object.keys(entry.overrides ?? {}), ...Object.keys(loaded.fixed)]), dims.n, dims.p, budget) : null;
+  const config = sized ? sized.cfg : given;
   const posterior = resolvePosteriorSettings(spec.target_posterior, entry.posterior);
   const burnIn = (v: number | undefined): { burn_in: number } | undefined => (v === undefined ? undefined : { burn_in: v });
   const chains = resolveChainSettings(spec.target_chains, burnIn(spec.target_burn_in), entry.chains, burnIn(entry.burn_in));
@@ -78,7 +93,7 @@ export async function resolveSampleSpec(spec: SampleTaskSpec): Promise<ResolvedS
     // A budgeted run's length depends on the clock: it is another run than the unbudgeted one.
     ...(time_budget !== null ? { time_budget } : {}),
   });
-  return { run_id, sampler: loaded.sampler.name, requested_sampler: entry.name, seed, config, posterior, chains, time_budget };
+  return { run_id, sampler: loaded.sampler.name, requested_sampler: entry.name, seed, config, posterior, chains, time_budget, lengths: sized?.report ?? null };
 }
 
 function isFinishedRun(dir: string): boolean {
@@ -198,6 +213,7 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
       threads: chains.threads,
     },
     failures,
+    ...(resolved.lengths ? { lengths_budget: resolved.lengths } : {}),
     ...(budget
       ? {
           budget: {

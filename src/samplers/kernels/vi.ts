@@ -542,4 +542,11 @@ export const sampler = defineSampler<ViConfig>({
     };
   },
   columns: ['elbo'],
+  // Each step's ELBO gradients, and draws_per_eval L_n evaluations at each recorded row.
+  lengths: {
+    keys: [{ key: 'steps', min: 200 }],
+    plannedFge: (cfg, n) =>
+      cfg.steps * cfg.samples_per_step * (cfg.batch_size === null ? 1 : Math.min(1, cfg.batch_size / n)) +
+      Math.floor(cfg.steps / evalEveryOf(cfg)) * cfg.draws_per_eval,
+  },
 });
