@@ -86,7 +86,7 @@ function duration(s: number): string {
 
 function num(x: number): string {
   const a = Math.abs(x);
-  return a !== 0 && (a < 1e-2 || a >= 1e5) ? x.toExponential(3) : x.toPrecision(4);
+  return a !== 0 && (a < 1e-2 || a >= 1e5) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
 }
 
 /** One line for logs and the workflow view. */
