@@ -11,7 +11,8 @@ import { samplerNames } from '../samplers/registry.js';
  *
  * The config (file, then --set paths, values parsed as YAML) is the sampler's overrides, plus
  * the reserved keys `seed` (default 0), `posterior` (beta0, beta_mode, gamma, prior_radius),
- * `chains` (count, init_noise, burn_in, threads) and `burn_in`. A file may also hold a whole
+ * `chains` (count, init_noise, burn_in, threads), `burn_in`, `time_budget` (seconds) and
+ * `work_budget` (GFLOP per chain). A file may also hold a whole
  * sampler entry {name, seed, overrides, posterior, chains}. Prints the run directory.
  */
 export function registerSample(program: Command): void {
@@ -45,7 +46,7 @@ export function registerSample(program: Command): void {
       } catch (err) {
         throw new Error(formatConfigError(err));
       }
-      const { seed, posterior, chains, burn_in, ...overrides } = cfg;
+      const { seed, posterior, chains, burn_in, time_budget, work_budget, ...overrides } = cfg;
       const where = opts.config ?? '--set';
       const entry: SamplerEntry = parseContract(samplerEntry, {
         name: opts.sampler,
@@ -54,6 +55,8 @@ export function registerSample(program: Command): void {
         ...(posterior !== undefined ? { posterior: parseContract(posteriorLayer, posterior, `${where}: posterior`, 'posterior setting') } : {}),
         ...(chains !== undefined ? { chains: chainsLayerOf(chains, `${where}: chains`) } : {}),
         ...(burn_in !== undefined ? { burn_in } : {}),
+        ...(time_budget !== undefined ? { time_budget } : {}),
+        ...(work_budget !== undefined ? { work_budget } : {}),
       }, where, 'sampler config');
       // A target directory (what `build` may print) is accepted as well as a bare id.
       const targetId = opts.target.replace(/\/+$/, '').split('/').pop() ?? opts.target;

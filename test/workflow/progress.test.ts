@@ -1,7 +1,8 @@
 /**
  * Progress of the long stages reaches the coordinator while they run, on threads (a message
  * port) and processes (a progress file): training, each chain's tuning and sampling, at a
- * bounded interval, checked against the contract, and in the task's log.
+ * bounded interval, checked against the contract, and in the task's log. SLURM jobs (the progress
+ * file, read at each poll) where a cluster is available.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/config/experiment.js';
 import { ProcessExecutor } from '../../src/executors/processes.js';
 import { ThreadExecutor } from '../../src/executors/threads.js';
+import { SlurmExecutor, slurmAvailable } from '../../src/executors/slurm.js';
 import type { Executor } from '../../src/executors/types.js';
 import { PROGRESS_INTERVAL_MS, buildTaskResult, type ProgressRecord } from '../../src/contracts/index.js';
 import { tmpRun } from './helpers.js';
@@ -38,14 +40,18 @@ function maxGapMs(records: ProgressRecord[]): number {
 // a HMC iteration: milliseconds here) and the delivery (a 250 ms poll for processes).
 const BOUND_MS = PROGRESS_INTERVAL_MS + 1000;
 
+const slurm = await slurmAvailable();
+
 const executors: Array<[string, (dirs: { tasksDir: string; logsDir: string }) => Executor]> = [
   ['threads', (dirs) => new ThreadExecutor({ maxWorkers: 1, dirs })],
   ['processes', (dirs) => new ProcessExecutor({ maxWorkers: 1, dirs })],
+  ['slurm', (dirs) => new SlurmExecutor({ maxWorkers: 1, dirs, slurm: { mem_per_node: 0.5 }, pollMs: 250 })],
 ];
 
 describe('progress forwarding', () => {
   for (const [kind, make] of executors) {
-    it(`${kind}: a long build and sample report progress at a bounded interval, while they run`, async () => {
+    it(`${kind}: a long build and sample report progress at a bounded interval, while they run`, async (ctx) => {
+      if (kind === 'slurm' && !slurm.ok) ctx.skip(`no SLURM cluster: ${slurm.reason}`);
       const home = mkdtempSync(join(tmpdir(), `lh-progress-${kind}-`));
       const { dirs } = tmpRun();
       const ex = make(dirs);
