@@ -27,10 +27,10 @@ export const MANIFEST_FILE = RUN_FILES.manifest;
 
 /**
  * Default work per chain (GFLOP) that sizes the default run lengths: about a minute of one core
- * per chain. Small targets never reach it (the 45-parameter one would need 1e8 gradients), so
- * their runs are as configured; on the 9921-parameter, n = 20000 target it is ~2500 gradients.
+ * per chain. Small targets never reach it (the 45-parameter one would need 9e7 gradients), so
+ * their runs are as configured; on the 9921-parameter, n = 20000 target it is ~2000 gradients.
  */
-export const DEFAULT_WORK_BUDGET_GFLOP = 3000;
+export const DEFAULT_WORK_BUDGET_GFLOP = 2400;
 
 /**
  * n x dim from which a run takes the chain threads a workflow offers: about 1 ms of gradient
