@@ -410,7 +410,8 @@ export const sampler = defineSampler<SgldConfig>({
       const steps = cfg.steps === 'auto' ? cfg.max_steps : cfg.steps;
       const perStep = Math.min(1, cfg.batch_size / n);
       const evals = cfg.eval_every === 'auto' ? ROWS_PER_CHAIN : steps / cfg.eval_every;
-      return steps * perStep + evals + cfg.calibration_steps * cfg.calibration_rounds * perStep;
+      const calibration = cfg.step_size === 'auto' ? cfg.calibration_steps * cfg.calibration_rounds * perStep : 0;
+      return steps * perStep + evals + calibration;
     },
   },
 });
