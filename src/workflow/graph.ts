@@ -74,9 +74,12 @@ export interface RunGraphOptions {
   cores?: number;
 }
 
-/** Chain threads for a sample task that starts while `running` other tasks run on `cores` cores. */
-export function chainThreadsFor(cores: number, running: number): number {
-  return Math.max(1, Math.floor(cores / (running + 1)));
+/**
+ * Chain threads for a sample task that starts while `others` other tasks run or wait for a
+ * worker on `cores` cores: the cores nobody else will use.
+ */
+export function chainThreadsFor(cores: number, others: number): number {
+  return Math.max(1, Math.floor(cores / (others + 1)));
 }
 
 export function validateGraph(nodes: readonly GraphNode[]): void {
@@ -111,7 +114,9 @@ export async function runGraph(
   validateGraph(nodes);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const promises = new Map<string, Promise<NodeOutcome>>();
-  let running = 0;
+  // Tasks whose dependencies are done and that have not finished: running, waiting for a
+  // worker, or on their way to the executor.
+  let ready = 0;
   const budgetSkip = (node: GraphNode): string | null => {
     const b = opts.budget;
     if (!b || (node.stage !== 'build' && node.stage !== 'sample') || Date.now() < b.deadline_ms) return null;
@@ -122,7 +127,7 @@ export async function runGraph(
     return {
       ...spec,
       ...(opts.budget ? { deadline_ms: opts.budget.deadline_ms } : {}),
-      ...(opts.cores ? { threads: chainThreadsFor(opts.cores, running) } : {}),
+      ...(opts.cores ? { threads: chainThreadsFor(opts.cores, ready - 1) } : {}),
     };
   };
   const emit = (e: GraphEvent): void => {
@@ -145,6 +150,19 @@ export async function runGraph(
   const runNode = async (node: GraphNode): Promise<NodeOutcome> => {
     emit({ type: 'queued', node });
     const deps = await Promise.all(node.deps.map(outcomeOf));
+    if (deps.some((d) => d.status !== 'done') && !node.runDespiteFailedDeps) return settle(node, deps);
+    ready++;
+    try {
+      // Tasks freed by the same dependency all count as ready before any of them starts.
+      if (opts.cores) await new Promise((r) => setImmediate(r));
+      return await execute(node, deps);
+    } finally {
+      ready--;
+    }
+  };
+
+  /** A node whose dependency failed or was cancelled: not run. */
+  const settle = (node: GraphNode, deps: NodeOutcome[]): NodeOutcome => {
     const base = { id: node.id, stage: node.stage, label: node.label };
     const bad = deps.find((d) => d.status !== 'done');
     if (bad && !node.runDespiteFailedDeps) {
@@ -164,6 +182,12 @@ export async function runGraph(
       emit({ type: 'skipped', node, outcome });
       return outcome;
     }
+    throw new Error(`task ${node.id}: settled although its dependencies succeeded`);
+  };
+
+  /** Runs a node whose dependencies succeeded (or that runs despite failed ones). */
+  const execute = async (node: GraphNode, deps: NodeOutcome[]): Promise<NodeOutcome> => {
+    const base = { id: node.id, stage: node.stage, label: node.label };
     const depResults = new Map(deps.map((d) => [d.id, d.result]));
     let spec: TaskSpec;
     try {
@@ -199,7 +223,6 @@ export async function runGraph(
       }
       // Each attempt has its own spec/result/log files: a retry never reads a stale result.
       const key = attempt === 1 ? node.id : `${node.id}.retry${attempt - 1}`;
-      let started = false;
       const out = await executor.run({
         key,
         spec,
@@ -208,13 +231,10 @@ export async function runGraph(
           return skip !== null ? { skip } : { spec: specAtStart(node, spec) };
         },
         onStart: () => {
-          started = true;
-          running++;
           emit({ type: 'started', node, attempt });
         },
         onProgress: (record) => emit({ type: 'progress', node, record }),
       });
-      if (started) running--;
       walltime += out.walltime_s;
       if (out.ok) {
         const outcome: NodeOutcome = {
