@@ -168,6 +168,14 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
 
   const warnings: string[] = [...kept.notes];
   for (const f of kept.failed) warnings.push(`chain ${f.chain} failed: ${f.error}`);
+  if (m.budget?.stopped) {
+    const who = m.budget.source === 'workflow' ? "the workflow's time budget" : `its time budget of ${m.budget.time_budget_s} s`;
+    const done = m.per_chain.filter((c) => c.stopped_by_budget).map((c) => `chain ${c.chain} ${c.steps_done}`).join(', ');
+    warnings.push(
+      `stopped at ${who}: ${done || 'no chain recorded a draw'} of ${m.schedule.steps} steps; ` +
+        'the estimate has fewer draws than its schedule asked for (raise time_budget)',
+    );
+  }
   if (nChains > 0 && nChains < m.chains) {
     warnings.push(`only ${nChains} of ${m.chains} chains are usable`);
   }

@@ -37,7 +37,7 @@ describe('lambda-hat build', () => {
     const r = await run(args);
     expect(r.error).toBeUndefined();
     // Not a TTY here: plain progress lines.
-    expect(r.stderr).toMatch(/^build tgt_[0-9a-f]{12}: step 100\/100 loss \d\.\d{4}e[-+]\d+\n/m);
+    expect(r.stderr).toMatch(/^build tgt_[0-9a-f]{12}: training step 100\/100, loss [-+.\de]+, \|grad\| [-+.\de]+, \d+s, ETA 0s\n/m);
     const [id, dir, extra] = r.stdout.split('\n');
     expect(id).toMatch(/^tgt_[0-9a-f]{12}$/);
     expect(dir).toBe(join(home, 'targets', id!));

@@ -6,6 +6,7 @@ import type { ResolvedTargetConfig } from '../config/resolve.js';
 import { storeHome } from '../store/index.js';
 import { buildTarget, type BuildProgress } from '../targets/build.js';
 import type { EngineImpl } from '../engine/types.js';
+import { describeProgress } from '../contracts/index.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -19,7 +20,7 @@ function progressPrinter(stream: NodeJS.WriteStream): { report: (p: BuildProgres
   let drawn = false;
   return {
     report: (p) => {
-      const line = `build ${p.target_id}: step ${p.step}/${p.steps} loss ${p.loss.toExponential(4)}`;
+      const line = `build ${p.target_id}: ${describeProgress(p)}`;
       if (stream.isTTY) {
         stream.write(`\r${line}\x1b[K`);
         drawn = true;

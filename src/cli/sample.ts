@@ -2,17 +2,17 @@ import type { Command } from 'commander';
 import { applySets, formatConfigError, isPlainObject, readYamlFile } from '../config/load.js';
 import { storeHome } from '../store/index.js';
 import { sampleTask } from '../tasks/sample.js';
-import { posteriorLayer, parseContract, samplerEntry, type SamplerEntry } from '../contracts/index.js';
+import { describeProgress, posteriorLayer, parseContract, samplerEntry, type ProgressEvent, type ProgressSink, type SamplerEntry } from '../contracts/index.js';
 import { chainsLayerOf } from '../samplers/runner/settings.js';
 import { samplerNames } from '../samplers/registry.js';
-import type { Progress } from '../samplers/runner/chain.js';
 
 /**
  * `lambda-hat sample --target ID --sampler NAME [--config FILE] [--set k=v]...`
  *
  * The config (file, then --set paths, values parsed as YAML) is the sampler's overrides, plus
  * the reserved keys `seed` (default 0), `posterior` (beta0, beta_mode, gamma, prior_radius),
- * `chains` (count, init_noise, burn_in, threads) and `burn_in`. A file may also hold a whole
+ * `chains` (count, init_noise, burn_in, threads), `burn_in`, `time_budget` (seconds) and
+ * `work_budget` (GFLOP per chain). A file may also hold a whole
  * sampler entry {name, seed, overrides, posterior, chains}. Prints the run directory.
  */
 export function registerSample(program: Command): void {
@@ -46,7 +46,7 @@ export function registerSample(program: Command): void {
       } catch (err) {
         throw new Error(formatConfigError(err));
       }
-      const { seed, posterior, chains, burn_in, ...overrides } = cfg;
+      const { seed, posterior, chains, burn_in, time_budget, work_budget, ...overrides } = cfg;
       const where = opts.config ?? '--set';
       const entry: SamplerEntry = parseContract(samplerEntry, {
         name: opts.sampler,
@@ -55,6 +55,8 @@ export function registerSample(program: Command): void {
         ...(posterior !== undefined ? { posterior: parseContract(posteriorLayer, posterior, `${where}: posterior`, 'posterior setting') } : {}),
         ...(chains !== undefined ? { chains: chainsLayerOf(chains, `${where}: chains`) } : {}),
         ...(burn_in !== undefined ? { burn_in } : {}),
+        ...(time_budget !== undefined ? { time_budget } : {}),
+        ...(work_budget !== undefined ? { work_budget } : {}),
       }, where, 'sampler config');
       // A target directory (what `build` may print) is accepted as well as a bare id.
       const targetId = opts.target.replace(/\/+$/, '').split('/').pop() ?? opts.target;
@@ -72,27 +74,17 @@ export function registerSample(program: Command): void {
 }
 
 /** Progress on stderr: a rewritten line on a TTY (<= 4/s), plain lines otherwise (<= 1 per 2 s). */
-function makeProgressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
+function makeProgressPrinter(stream: NodeJS.WriteStream): { update: ProgressSink; done: () => void } {
   const tty = stream.isTTY === true;
   const minGap = tty ? 250 : 2000;
-  const start = performance.now();
-  const latest = new Map<number, Progress>();
-  let last = 0;
+  let last = Number.NEGATIVE_INFINITY;
   let wrote = false;
   return {
-    update(p: Progress) {
-      latest.set(p.chain, p);
+    update(e: ProgressEvent) {
       const now = performance.now();
       if (now - last < minGap) return;
       last = now;
-      let steps = 0;
-      const parts: string[] = [];
-      for (const q of [...latest.values()].sort((a, b) => a.chain - b.chain)) {
-        steps += q.step;
-        parts.push(`c${q.chain} ${q.step}/${q.steps} λ̂≈${Number.isFinite(q.llcMean) ? q.llcMean.toPrecision(4) : '-'}`);
-      }
-      const rate = steps / ((now - start) / 1000);
-      const line = `sampling: ${parts.join(' | ')} (${rate.toFixed(0)} steps/s)`;
+      const line = describeProgress(e);
       if (tty) {
         stream.write(`\r\x1b[K${line}`);
         wrote = true;

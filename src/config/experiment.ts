@@ -64,6 +64,8 @@ export interface LoadedExperiment {
   targets: ResolvedTarget[];
   samplers: SamplerEntry[];
   origin?: ExperimentOrigin;
+  /** Seconds the whole workflow may take (see experimentFile.time_budget). */
+  time_budget?: number;
 }
 
 export interface LoadOptions {
@@ -199,6 +201,8 @@ export function loadExperiment(path: string, sets: ReadonlyArray<string> = [], o
     const chains = dropNulls(s.chains ?? {});
     if (Object.keys(chains).length > 0) out.chains = chains;
     if (s.burn_in != null) out.burn_in = s.burn_in;
+    if (s.time_budget != null) out.time_budget = s.time_budget;
+    if (s.work_budget !== undefined) out.work_budget = s.work_budget;
     return parseContract(samplerEntry, out, `${path}: samplers.${j}`, 'sampler entry');
   });
   const origin: ExperimentOrigin = {
@@ -209,7 +213,7 @@ export function loadExperiment(path: string, sets: ReadonlyArray<string> = [], o
     experiment_from: opts.experimentName !== undefined ? 'option' : file.experiment != null ? 'file' : 'default',
   };
   if (file.store_root != null) origin.store_root = { value: file.store_root, where: whereOf(source, [], 'store_root') };
-  return { experiment, dtype, targets, samplers, origin };
+  return { experiment, dtype, targets, samplers, origin, ...(file.time_budget != null ? { time_budget: file.time_budget } : {}) };
 }
 
 /** A build file: one target entry at the top level. */

@@ -157,6 +157,10 @@ export const samplerEntry = z.strictObject({
   posterior: posteriorSection.nullish(),
   chains: chainsSection.nullish(),
   burn_in: burnIn.nullish(),
+  /** Seconds the sample task may take; its chains then end cleanly with the draws they have. */
+  time_budget: z.number().positive().nullish(),
+  /** GFLOP per chain that sizes the default run lengths on large targets (null: none). */
+  work_budget: z.number().positive().nullable().optional(),
 });
 
 /** The experiment name when a file gives none (the Python system's default). */
@@ -170,5 +174,10 @@ export const experimentFile = z.strictObject({
   dtype: z.enum(DTYPES).nullish(),
   targets: z.array(targetEntry).min(1),
   samplers: z.array(samplerEntry).default([]),
+  /**
+   * Seconds the whole workflow may take: after it no build or sample task starts, running
+   * sample tasks end cleanly with the draws they have, and diagnose and report still run.
+   */
+  time_budget: z.number().positive().nullish(),
 });
 export type ExperimentFile = z.output<typeof experimentFile>;

@@ -29,17 +29,27 @@ export const chainResult = z.strictObject({
   sample_time_s: z.number(),
   steps_done: nonNegInt,
   failure: chainFailure.nullable(),
+  /** True when the chain ended at its time budget, before its schedule's last step. */
+  stopped_by_budget: z.boolean(),
 });
 export type ChainResult = z.output<typeof chainResult>;
 
-/** Sampling progress of one chain, after each recorded row. */
-export const chainProgress = z.strictObject({
-  chain: nonNegInt,
-  step: nonNegInt,
-  steps: nonNegInt,
-  /** Running mean of this chain's llc draws (NaN before the first). */
-  llcMean: z.number().or(z.nan()),
-});
+/**
+ * Progress of one chain, at most every PROGRESS_INTERVAL_MS and at the end of each phase: its
+ * tuning (work so far) or its sampling (steps done, running mean of its λ̂ draws, NaN before the
+ * first). `elapsed_s` is the time the chain has spent in that phase.
+ */
+export const chainProgress = z.discriminatedUnion('phase', [
+  z.strictObject({ phase: z.literal('tune'), chain: nonNegInt, fge: z.number(), elapsed_s: z.number() }),
+  z.strictObject({
+    phase: z.literal('sample'),
+    chain: nonNegInt,
+    step: nonNegInt,
+    steps: nonNegInt,
+    llcMean: z.number().or(z.nan()),
+    elapsed_s: z.number(),
+  }),
+]);
 export type ChainProgress = z.output<typeof chainProgress>;
 
 /** What a chain worker is started with: which chains of which run it prepares and samples. */
@@ -53,8 +63,10 @@ export const chainWorkerInit = z.strictObject({
   seed: nonNegInt,
   /** This worker's chains, in the order it prepares and samples them. */
   chainIds: z.array(nonNegInt),
-  /** Forward sampling progress (after each recorded row). */
+  /** Forward the chains' progress (tuning and sampling). */
   progress: z.boolean(),
+  /** Unix ms by which sampling must end (a time budget), or null. */
+  deadline_ms: z.number().nullable(),
 });
 export type ChainWorkerInit = z.output<typeof chainWorkerInit>;
 

@@ -14,3 +14,4 @@ export * from './workflow.js';
 export * from './tasks.js';
 export * from './chains.js';
 export * from './tune.js';
+export * from './progress.js';

@@ -25,6 +25,8 @@ export const chainRecord = z.strictObject({
   sample_time_s: num,
   steps_done: nonNegInt,
   failure: chainFailure.nullable(),
+  /** True when the chain ended at its time budget, before its schedule's last step. */
+  stopped_by_budget: z.boolean().optional(),
 });
 export type ChainRecord = z.output<typeof chainRecord>;
 
@@ -60,6 +62,32 @@ export const runManifest = z.strictObject({
   total_fge: num,
   timings: z.strictObject({ wall_s: num, tune_s: num, sample_s: num, threads: z.number().int().positive() }),
   failures: z.array(chainFailure),
+  /**
+   * The time budget the run had (absent: none). `source`: the sampler entry's time_budget or the
+   * workflow's; `stopped`: some chain ended at it, before its schedule's last step, so the run
+   * has fewer draws than its schedule asked for.
+   */
+  budget: z
+    .strictObject({
+      time_budget_s: z.number().positive(),
+      source: z.enum(['sampler', 'workflow']),
+      stopped: z.boolean(),
+      /** Chains that ended at the budget (with the draws they had). */
+      chains_stopped: z.array(nonNegInt),
+    })
+    .optional(),
+  /**
+   * How the work budget sized the default run lengths (absent: they were not resized): the budget
+   * and the planned work per chain in GFLOP, the factor, and each key's default and used value.
+   */
+  lengths_budget: z
+    .strictObject({
+      work_budget_gflop: z.number().positive(),
+      planned_gflop: z.number().positive(),
+      factor: z.number().positive(),
+      keys: z.record(z.string(), z.strictObject({ default: z.number(), used: z.number() })),
+    })
+    .optional(),
   /** Which engine and kernel build computed the numbers (null for analytic targets; absent in older runs). */
   engine: z.strictObject({ impl: z.enum(ENGINE_IMPLS), kernels: z.enum(ENGINE_KERNELS) }).nullable().optional(),
   created_at: z.string(),

@@ -77,6 +77,17 @@ export const samplerEntry = z.strictObject({
   posterior: posteriorLayer.optional(),
   chains: chainsLayer.optional(),
   burn_in: burnIn.optional(),
+  /**
+   * Seconds the sample task may take (tuning and sampling): the chains end cleanly when it is
+   * spent, keeping their draws, and the run is marked as cut short. Part of the run id.
+   */
+  time_budget: z.number().positive().optional(),
+  /**
+   * Work per chain, in GFLOP (a network's loss and gradient on n rows ~ 6 n d flops), that sizes
+   * the run lengths the entry leaves at their defaults (null: none). Deterministic; part of the
+   * run id through the lengths it sets.
+   */
+  work_budget: z.number().positive().nullable().optional(),
 });
 export type SamplerEntry = z.output<typeof samplerEntry>;
 

@@ -39,6 +39,16 @@ export const sampleTaskSpec = z.strictObject({
   target_posterior: posteriorLayer.optional(),
   target_chains: chainsLayer.optional(),
   target_burn_in: burnIn.optional(),
+  /**
+   * Unix ms when the workflow's time budget ends: sampling stops cleanly then, as with the
+   * entry's own time_budget. Not part of the run id; a run it cut short is redone next time.
+   */
+  deadline_ms: z.number().optional(),
+  /**
+   * Chain threads the workflow chose for this task (cores left idle by the other tasks), when
+   * neither entry sets chains.threads. Never changes a number, so not part of the run id.
+   */
+  threads: z.number().int().min(1).max(256).optional(),
 });
 export type SampleTaskSpec = z.output<typeof sampleTaskSpec>;
 
@@ -137,11 +147,24 @@ export const workerReply = z.discriminatedUnion('ok', [
 ]);
 export type WorkerReply = z.output<typeof workerReply>;
 
-/** The thread executor's message to a worker thread: the task and the files its output goes to. */
+/** What a worker thread needs of its progress port (a node:worker_threads MessagePort). */
+export interface ProgressPort {
+  postMessage(value: unknown): void;
+  close(): void;
+}
+
+/**
+ * The thread executor's message to a worker thread: the task, the files its output goes to, and
+ * the port its progress records (src/contracts/progress.ts) go back through.
+ */
 export const threadTaskMessage = z.strictObject({
   spec: taskSpec,
   outPath: z.string(),
   errPath: z.string(),
+  progressPort: z.custom<ProgressPort>(
+    (v) => typeof v === 'object' && v !== null && typeof (v as ProgressPort).postMessage === 'function',
+    { message: 'expected a MessagePort' },
+  ).optional(),
 });
 export type ThreadTaskMessage = z.output<typeof threadTaskMessage>;
 

@@ -1,7 +1,7 @@
 /** Pieces shared by the executors: a slot limiter, task file names, reading what a worker left. */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tryReadContractFile, workerReply, type WorkerReply } from '../contracts/index.js';
+import { progressRecord, tryReadContractFile, workerReply, type ProgressRecord, type WorkerReply } from '../contracts/index.js';
 import type { ExecutorDirs, TaskError, TaskOutcome, TaskRequest } from './types.js';
 
 /** A counting semaphore whose waiters can all be turned away at once (cancellation). */
@@ -61,7 +61,9 @@ export async function runInSlot(
   }
   try {
     if (isCancelled()) return cancelledOutcome();
-    return await start(req);
+    const at = req.atStart?.();
+    if (at && 'skip' in at) return cancelledOutcome(at.skip);
+    return await start(at ? { ...req, spec: at.spec } : req);
   } finally {
     release();
   }
@@ -76,6 +78,8 @@ export function makeExecutorDirs(dirs: ExecutorDirs): void {
 export interface TaskFiles {
   spec: string;
   result: string;
+  /** Progress records, one JSON line each (child processes and SLURM jobs). */
+  progress: string;
   out: string;
   err: string;
 }
@@ -85,9 +89,60 @@ export function taskFiles(dirs: ExecutorDirs, key: string): TaskFiles {
   return {
     spec: join(dirs.tasksDir, `${key}.spec.json`),
     result: join(dirs.tasksDir, `${key}.result.json`),
+    progress: join(dirs.tasksDir, `${key}.progress.jsonl`),
     out: join(dirs.logsDir, `${key}.out`),
     err: join(dirs.logsDir, `${key}.err`),
   };
+}
+
+/**
+ * Follows a worker's progress file: each `poll()` hands the complete lines written since the
+ * last one to `onRecord`, checked against the contract (a line that is not a progress record is
+ * skipped: progress must never fail a task).
+ */
+export class ProgressTail {
+  private offset = 0;
+  private partial = '';
+
+  constructor(
+    private readonly path: string,
+    private readonly onRecord: (r: ProgressRecord) => void,
+  ) {}
+
+  poll(): void {
+    let size: number;
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      return; // not written yet
+    }
+    if (size <= this.offset) return;
+    const buf = Buffer.alloc(size - this.offset);
+    const fd = openSync(this.path, 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, this.offset);
+    } finally {
+      closeSync(fd);
+    }
+    this.offset = size;
+    const lines = (this.partial + buf.toString('utf8')).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      let parsed: ReturnType<typeof progressRecord.safeParse>;
+      try {
+        parsed = progressRecord.safeParse(JSON.parse(line));
+      } catch {
+        continue;
+      }
+      if (!parsed.success) continue;
+      try {
+        this.onRecord(parsed.data);
+      } catch {
+        // A display problem must never change what runs.
+      }
+    }
+  }
 }
 
 /** The last `maxLines` lines (at most `maxBytes` bytes) of a log file, or undefined. */

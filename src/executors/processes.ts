@@ -6,14 +6,18 @@
  * coordinator).
  *
  * The card's worker_init runs in bash right before the worker:
- *   bash -c '<worker_init>\nexec "$@"' lambda-hat-worker node [--import tsx] child.js SPEC RESULT
+ *   bash -c '<worker_init>\nexec "$@"' lambda-hat-worker node [--import tsx] child.js SPEC RESULT PROGRESS
  * so `export A=B`, `source venv/bin/activate` or `module load x` apply to the worker, and
- * the paths travel as arguments (no quoting of paths into shell text).
+ * the paths travel as arguments (no quoting of paths into shell text). The worker appends its
+ * progress records to PROGRESS (one JSON line each), which is polled while it runs.
  */
+
+/** How often a running worker's progress file is read (ms). */
+const PROGRESS_POLL_MS = 250;
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { writeJsonAtomic } from '../store/index.js';
-import { looksLikeOom, makeExecutorDirs, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
+import { looksLikeOom, makeExecutorDirs, ProgressTail, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 
@@ -51,6 +55,7 @@ export class ProcessExecutor implements Executor {
   private spawnTask(req: TaskRequest): Promise<TaskOutcome> {
     const files = taskFiles(this.opts.dirs, req.key);
     rmSync(files.result, { force: true });
+    rmSync(files.progress, { force: true });
     writeJsonAtomic(files.spec, req.spec);
     const outFd = openSync(files.out, 'a');
     const errFd = openSync(files.err, 'a');
@@ -61,7 +66,7 @@ export class ProcessExecutor implements Executor {
     try {
       child = spawn(
         'bash',
-        ['-c', script, 'lambda-hat-worker', this.entry.node, ...this.entry.execArgv, this.entry.file, files.spec, files.result],
+        ['-c', script, 'lambda-hat-worker', this.entry.node, ...this.entry.execArgv, this.entry.file, files.spec, files.result, files.progress],
         {
           env: { ...(this.opts.env ?? process.env) },
           stdio: ['ignore', outFd, errFd],
@@ -83,6 +88,8 @@ export class ProcessExecutor implements Executor {
           killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), this.opts.killGraceMs ?? 2000);
         }, req.timeout_s * 1000)
       : undefined;
+    const tail = req.onProgress ? new ProgressTail(files.progress, req.onProgress) : null;
+    const ticker = tail ? setInterval(() => tail.poll(), PROGRESS_POLL_MS) : null;
     const done = new Promise<TaskOutcome>((resolvePromise) => {
       let settled = false;
       const finish = (o: TaskOutcome): void => {
@@ -90,6 +97,8 @@ export class ProcessExecutor implements Executor {
         settled = true;
         if (budgetTimer) clearTimeout(budgetTimer);
         if (killTimer) clearTimeout(killTimer);
+        if (ticker) clearInterval(ticker);
+        tail?.poll();
         this.children.delete(child);
         resolvePromise(o);
       };

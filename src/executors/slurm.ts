@@ -4,7 +4,8 @@
  * child entry as the process executor and writes its result file on the shared filesystem;
  * the coordinator watches for that file and asks squeue/scontrol for the job's state, so a job
  * that never writes a result (FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY, NODE_FAIL) is reported
- * with its SLURM state, exit code, job id and log path.
+ * with its SLURM state, exit code, job id and log path. The job appends its progress records to
+ * its progress file (one JSON line each) on the same filesystem, read at every poll.
  *
  * Assumes the artifact home and this package are visible at the same paths on the compute
  * nodes (the usual shared home/scratch), and that `node` there is process.execPath here.
@@ -15,7 +16,7 @@ import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { writeFileAtomic, writeJsonAtomic } from '../store/index.js';
 import type { Card } from '../config/cards.js';
-import { makeExecutorDirs, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
+import { makeExecutorDirs, ProgressTail, readReply, replyOutcome, runInSlot, Slots, tailFile, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { ErrorKind, Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
 import { errorMessage } from './types.js';
@@ -73,14 +74,14 @@ export function sbatchDirectives(o: Partial<SlurmOptions>): string[] {
 
 export function jobScript(args: {
   name: string;
-  files: { spec: string; result: string; out: string; err: string };
+  files: { spec: string; result: string; progress?: string; out: string; err: string };
   chdir: string;
   slurm: Partial<SlurmOptions>;
   workerInit: string;
   entry: NodeEntry;
 }): string {
   const { files, entry } = args;
-  const cmd = [entry.node, ...entry.execArgv, entry.file, files.spec, files.result].map(shq).join(' ');
+  const cmd = [entry.node, ...entry.execArgv, entry.file, files.spec, files.result, ...(files.progress ? [files.progress] : [])].map(shq).join(' ');
   return [
     '#!/bin/bash',
     `#SBATCH --job-name=${args.name}`,
@@ -121,6 +122,7 @@ interface Job {
   terminalTicks: number;
   /** Polls in which neither squeue nor the result file knew the job. */
   missingTicks: number;
+  progress: ProgressTail | null;
 }
 
 export class SlurmExecutor implements Executor {
@@ -150,6 +152,7 @@ export class SlurmExecutor implements Executor {
   private async submit(req: TaskRequest): Promise<TaskOutcome> {
     const files = taskFiles(this.opts.dirs, req.key);
     rmSync(files.result, { force: true });
+    rmSync(files.progress, { force: true });
     writeJsonAtomic(files.spec, req.spec);
     const scriptPath = files.spec.replace(/\.spec\.json$/, '.sbatch');
     const name = `lh-${req.key}`.slice(0, 64);
@@ -188,7 +191,8 @@ export class SlurmExecutor implements Executor {
       };
     }
     return new Promise<TaskOutcome>((resolve) => {
-      this.jobs.set(id, { id, key: req.key, files, t0, resolve, terminalTicks: 0, missingTicks: 0 });
+      const progress = req.onProgress ? new ProgressTail(files.progress, req.onProgress) : null;
+      this.jobs.set(id, { id, key: req.key, files, t0, resolve, terminalTicks: 0, missingTicks: 0, progress });
       this.polling ??= this.pollLoop().finally(() => {
         this.polling = undefined;
       });
@@ -196,6 +200,7 @@ export class SlurmExecutor implements Executor {
   }
 
   private finish(job: Job, outcome: TaskOutcome): void {
+    job.progress?.poll();
     this.jobs.delete(job.id);
     job.resolve(outcome);
   }
@@ -211,6 +216,7 @@ export class SlurmExecutor implements Executor {
   /** Reads result files, then the queue, for every job in flight. */
   private async pollOnce(): Promise<void> {
     for (const job of [...this.jobs.values()]) {
+      job.progress?.poll();
       const reply = readReply(job.files.result);
       if (reply) {
         const tail = reply.ok ? undefined : tailFile(job.files.err);

@@ -9,8 +9,9 @@
  *     crash that takes down the process takes down every task.
  * Use the process executor for isolation; this one for many tiny tasks.
  */
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { parseContract, workerReply, type ThreadTaskMessage } from '../contracts/index.js';
+import { parseContract, progressRecord, workerReply, type ThreadTaskMessage } from '../contracts/index.js';
 import { makeExecutorDirs, replyOutcome, runInSlot, Slots, taskFiles } from './common.js';
 import { taskEntry, type NodeEntry } from './entry.js';
 import type { Executor, ExecutorDirs, TaskOutcome, TaskRequest } from './types.js';
@@ -80,7 +81,23 @@ export class ThreadExecutor implements Executor {
 
   private async runNow(req: TaskRequest): Promise<TaskOutcome> {
     const files = taskFiles(this.opts.dirs, req.key);
-    const msg: ThreadTaskMessage = { spec: req.spec, outPath: files.out, errPath: files.err };
+    // Progress comes back through a port of its own, as it happens (the reply comes at the end).
+    const channel = req.onProgress ? new MessageChannel() : null;
+    // The worker closes its end when the task ends; records it sent before that arrive first.
+    const drained = channel ? new Promise<void>((r) => channel.port1.once('close', () => r())) : Promise.resolve();
+    if (channel) {
+      const onProgress = req.onProgress!;
+      channel.port1.on('message', (raw: unknown) => {
+        const r = progressRecord.safeParse(raw);
+        if (!r.success) return;
+        try {
+          onProgress(r.data);
+        } catch {
+          // A display problem must never change what runs.
+        }
+      });
+    }
+    const msg: ThreadTaskMessage = { spec: req.spec, outPath: files.out, errPath: files.err, ...(channel ? { progressPort: channel.port2 } : {}) };
     const ac = new AbortController();
     this.controllers.add(ac);
     req.onStart?.();
@@ -93,7 +110,10 @@ export class ThreadExecutor implements Executor {
         }, req.timeout_s * 1000)
       : undefined;
     try {
-      const reply = parseContract(workerReply, await this.pool.run(msg, { signal: ac.signal }), `worker thread reply to task ${req.key}`, 'worker reply');
+      const run = this.pool.run(msg, { signal: ac.signal, ...(channel ? { transferList: [channel.port2] } : {}) });
+      const raw = await run;
+      if (channel) await Promise.race([drained, new Promise((r) => setTimeout(r, 500).unref())]);
+      const reply = parseContract(workerReply, raw, `worker thread reply to task ${req.key}`, 'worker reply');
       return replyOutcome(reply, (performance.now() - t0) / 1000, { log_path: files.err });
     } catch (err) {
       const walltime_s = (performance.now() - t0) / 1000;
@@ -112,6 +132,7 @@ export class ThreadExecutor implements Executor {
     } finally {
       if (timer) clearTimeout(timer);
       this.controllers.delete(ac);
+      channel?.port1.close();
     }
   }
 

@@ -3,7 +3,7 @@
  * what it does (src/tasks) and from the order tasks run in (src/workflow). Every executor takes
  * a small JSON spec of paths and ids and gives back a small JSON result or a structured error.
  */
-import type { JsonValue, TaskSpec } from '../contracts/index.js';
+import type { JsonValue, ProgressRecord, TaskSpec } from '../contracts/index.js';
 
 export type ErrorKind =
   /** The task function threw; message and stack come from the task. */
@@ -50,6 +50,14 @@ export interface TaskRequest {
    * the outcome is a `timeout` error (a SLURM job gets it as its time limit).
    */
   timeout_s?: number;
+  /** Progress records of the running task, checked against their contract, in order. */
+  onProgress?: (r: ProgressRecord) => void;
+  /**
+   * Asked once a worker slot is free, right before the task starts: the spec to run then (e.g.
+   * with chain threads for the cores the other tasks leave idle), or null not to start it at
+   * all (the outcome is `cancelled` with the reason given).
+   */
+  atStart?: () => { spec: TaskSpec } | { skip: string };
 }
 
 export interface Executor {

@@ -23,6 +23,9 @@
  *   share     with traits.shares: (tuned of every chain, cfg) -> the run's shared values (SGLD:
  *             one step size for all chains, so that they sample the same distribution and R-hat
  *             compares like with like). `schedule(cfg, shared)` may depend on them.
+ *   lengths   optional: the config keys that set the run's length and the work per chain they
+ *             plan, so that a work budget can size the lengths an entry leaves at their
+ *             defaults (see LengthKeys and Sampler.budgetLengths).
  *   columns   StepInfo fields recorded as trace columns (a list or cfg -> list). The value of
  *             a row is the mean of the field over the steps since the previous row that
  *             reported it (booleans count as 0/1; NaN if none did), except `diverging`, which
@@ -100,6 +103,37 @@ export interface Prepared {
   adopt?(shared: SharedTuning): TunedValues;
 }
 
+/** A config key that sets a run's length, with its floor and (for a null default) its value. */
+export interface LengthKey<C> {
+  readonly key: string;
+  readonly min: number;
+  /** The length a null value stands for (e.g. MCLMC's tuning steps). */
+  readonly basis?: (cfg: C) => number;
+}
+
+/** What a sampler declares so that a work budget can size its default run lengths. */
+export interface LengthKeys<C> {
+  readonly keys: readonly LengthKey<C>[];
+  /** Planned work of one chain, tuning included, in full-gradient equivalents, on n rows. */
+  plannedFge(cfg: C, n: number): number;
+}
+
+/** How a work budget sized a run's default lengths (recorded in the manifest). */
+export interface BudgetedLengths {
+  /** The budget per chain in GFLOP, and the planned work per chain it was compared with. */
+  work_budget_gflop: number;
+  planned_gflop: number;
+  /** planned x factor = budget (factor < 1; a plan within budget is not resized). */
+  factor: number;
+  /** The keys resized: their default and the value used. */
+  keys: { [key: string]: { default: number; used: number } };
+}
+
+/** Floating-point work of one full-data loss and gradient of a network with dim parameters on n rows. */
+export function flopsPerFge(n: number, dim: number): number {
+  return 6 * n * dim;
+}
+
 export interface SamplerDef<C> {
   readonly name: string;
   readonly summary: string;
@@ -112,6 +146,7 @@ export interface SamplerDef<C> {
   share?(tuned: readonly TunedValues[], cfg: C): SharedTuning;
   /** Recorded StepInfo fields (a list, or a function of the config). */
   readonly columns: readonly string[] | ((cfg: C) => readonly string[]);
+  readonly lengths?: LengthKeys<C>;
 }
 
 /** A sampler with its config applied: what the runner drives. */
@@ -136,6 +171,12 @@ export interface Sampler {
   parseConfig(overrides: unknown): JsonObject;
   /** Binds a config that `parseConfig` produced (e.g. a run's recorded hyperparameters). */
   configure(cfg: JsonObject): ConfiguredSampler;
+  /**
+   * The config with the length keys not in `explicit` scaled down so that one chain's planned
+   * work fits `budgetGflop` on a target of n rows and dim parameters; null when the plan fits
+   * (or the sampler declares no lengths). Deterministic: the numbers depend on the target only.
+   */
+  budgetLengths(cfg: JsonObject, explicit: ReadonlySet<string>, n: number, dim: number, budgetGflop: number): { cfg: JsonObject; report: BudgetedLengths } | null;
 }
 
 /**
@@ -175,6 +216,31 @@ export function defineSampler<C>(def: SamplerDef<C>): Sampler {
         ...(share ? { share: (tuned: readonly TunedValues[]) => share(tuned, cfg) } : {}),
         columns: typeof def.columns === 'function' ? def.columns(cfg) : def.columns,
       };
+    },
+    budgetLengths(json, explicit, n, dim, budgetGflop) {
+      const lengths = def.lengths;
+      if (!lengths) return null;
+      const cfg = parse(json, 'resolved config');
+      const gflopPerFge = flopsPerFge(n, dim) / 1e9;
+      const planned = lengths.plannedFge(cfg, n) * gflopPerFge;
+      if (!(planned > budgetGflop)) return null;
+      const factor = budgetGflop / planned;
+      const out: JsonObject = { ...json };
+      const keys: BudgetedLengths['keys'] = {};
+      const current = cfg as unknown as Record<string, unknown>;
+      for (const k of lengths.keys) {
+        if (explicit.has(k.key)) continue;
+        const v = current[k.key];
+        const base = typeof v === 'number' ? v : v === null && k.basis ? k.basis(cfg) : null;
+        if (base === null) continue;
+        const used = Math.max(k.min, Math.round(base * factor));
+        if (used >= base) continue;
+        out[k.key] = used;
+        keys[k.key] = { default: base, used };
+      }
+      if (Object.keys(keys).length === 0) return null;
+      // The resized config must still be one the sampler accepts.
+      return { cfg: toConfigJson(parse(out, 'config sized to the work budget'), def.name), report: { work_budget_gflop: budgetGflop, planned_gflop: planned, factor, keys } };
     },
   };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sha256Hex, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from '../store/index.js';
 import { TARGET_FILES as FILES, targetDir, targetFiles } from '../store/layout.js';
-import { targetMeta, tryReadContractFile, type ResolvedTargetConfig, type TargetMeta } from '../contracts/index.js';
+import { targetMeta, tryReadContractFile, type ResolvedTargetConfig, type TargetMeta, type TrainProgressEvent } from '../contracts/index.js';
 import { encodeSafetensors, type Tensor } from '../store/safetensors.js';
 import { CODE_VERSION } from '../version.js';
 import { layerShapes } from '../engine/spec.js';
@@ -19,7 +19,7 @@ import { generateData } from './data.js';
 import { makeModel } from './engine.js';
 import { studentInit, studentSpec } from './networks.js';
 import { QuadraticLoss, quadraticWStar } from './quadratic.js';
-import { l2, subsampleCurve, train, type TrainProgress } from './train.js';
+import { l2, subsampleCurve, train } from './train.js';
 
 export const META_FILE = FILES.meta;
 export const PARAMS_FILE = FILES.params;
@@ -28,9 +28,8 @@ export const TARGET_FILES = [META_FILE, PARAMS_FILE, DATA_FILE] as const;
 
 export type { TargetMeta };
 
-export interface BuildProgress extends TrainProgress {
-  target_id: string;
-}
+/** Training progress of the target being built. */
+export type BuildProgress = TrainProgressEvent;
 
 export interface BuildOptions {
   impl?: EngineImpl;
@@ -137,7 +136,7 @@ function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: Bui
     } else {
       const r = train(net, studentInit(spec, config.seed), training, dtype, {
         now: opts.now,
-        onProgress: opts.onProgress ? (p) => opts.onProgress!({ ...p, target_id: targetId }) : undefined,
+        onProgress: opts.onProgress ? (p) => opts.onProgress!({ stage: 'train', target_id: targetId, ...p }) : undefined,
       });
       theta = r.theta;
       summary = {

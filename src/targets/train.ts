@@ -7,12 +7,10 @@
 import type { DType, LossFunction } from '../engine/types.js';
 import type { RandomInitTraining } from '../config/resolve.js';
 import { updateMoments } from '../optim/adam.js';
+import { PROGRESS_INTERVAL_MS, type TrainProgressEvent } from '../contracts/progress.js';
 
-export interface TrainProgress {
-  step: number;
-  steps: number;
-  loss: number;
-}
+/** Training progress (the build stage adds the target id). */
+export type TrainProgress = Omit<TrainProgressEvent, 'stage' | 'target_id'>;
 
 export interface TrainResult {
   theta: Float64Array;
@@ -69,8 +67,16 @@ export function train(
   const wd = cfg.weight_decay ?? 0;
   const mom = cfg.momentum ?? 0;
   const now = opts.now ?? (() => performance.now());
-  const interval = opts.progressIntervalMs ?? 500;
-  let lastReport = now();
+  const interval = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  const tStart = now();
+  let lastReport = tStart;
+  const report = (step: number, L: number, gradNorm: number): void => {
+    const t = now();
+    lastReport = t;
+    const elapsed_s = (t - tStart) / 1000;
+    const eta_s = step > 0 ? (elapsed_s * (cfg.steps - step)) / step : null;
+    opts.onProgress!({ step, steps: cfg.steps, loss: L, grad_norm: Number.isFinite(gradNorm) ? gradNorm : null, elapsed_s, eta_s });
+  };
   let b1t = 1;
   let b2t = 1;
   let step = 0;
@@ -109,19 +115,14 @@ export function train(
         break;
     }
     if (round) for (let i = 0; i < dim; i++) theta[i] = Math.fround(theta[i]!);
-    if (opts.onProgress) {
-      const t = now();
-      if (t - lastReport >= interval) {
-        lastReport = t;
-        opts.onProgress({ step: step + 1, steps: cfg.steps, loss: L });
-      }
-    }
+    // grad still holds dL/dw at the parameters before this update (l2 only when reporting).
+    if (opts.onProgress && now() - lastReport >= interval) report(step + 1, L, l2(grad));
   }
   const finalLoss = loss.lossAndGrad(theta, grad);
   if (!Number.isFinite(finalLoss)) throw new Error(`training ended with a non-finite loss (${finalLoss})`);
   // On early stop, losses[step] already holds this value (the loss that triggered the stop).
   losses[step] = finalLoss;
-  opts.onProgress?.({ step, steps: cfg.steps, loss: finalLoss });
+  if (opts.onProgress) report(step, finalLoss, l2(grad));
   return {
     theta,
     stepsRun: step,

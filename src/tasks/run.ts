@@ -10,14 +10,21 @@
  */
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseContract, taskSpec, toJson, type JsonValue, type TaskSpec, type WorkerReply } from '../contracts/index.js';
+import { parseContract, taskSpec, toJson, type JsonValue, type ProgressSink, type TaskSpec, type WorkerReply } from '../contracts/index.js';
 
-export async function runTask(spec: TaskSpec): Promise<JsonValue> {
+/** What the entry point gives a task besides its spec. */
+export interface TaskContext {
+  /** Where the long stages (training, tuning, sampling) report their progress. */
+  progress?: ProgressSink;
+}
+
+export async function runTask(spec: TaskSpec, ctx: TaskContext = {}): Promise<JsonValue> {
+  const progress = ctx.progress ? { onProgress: ctx.progress } : {};
   switch (spec.kind) {
     case 'build':
-      return (await import('./build.js')).buildTask(spec);
+      return (await import('./build.js')).buildTask(spec, progress);
     case 'sample':
-      return (await import('./sample.js')).sampleTask(spec);
+      return (await import('./sample.js')).sampleTask(spec, progress);
     case 'diagnose':
       return (await import('./diagnose.js')).diagnoseTask(spec);
     case 'report':
@@ -40,12 +47,12 @@ export async function runTask(spec: TaskSpec): Promise<JsonValue> {
  * message) and hands back its result or its error as JSON. An off-contract spec is a task error
  * that names where it came from and the offending key.
  */
-export async function runTaskReply(spec: unknown, where: string): Promise<WorkerReply> {
+export async function runTaskReply(spec: unknown, where: string, ctx: TaskContext = {}): Promise<WorkerReply> {
   const t0 = performance.now();
   try {
     const checked = parseContract(taskSpec, spec, where, 'task spec');
     // Through toJson so every executor hands back exactly the same value (no NaN, no undefined).
-    const result = toJson(await runTask(checked));
+    const result = toJson(await runTask(checked, ctx));
     return { ok: true, result, walltime_s: (performance.now() - t0) / 1000 };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));

@@ -7,6 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { enableRelaxedSimd } from '../engine/index.js';
 import { parseContract, threadTaskMessage, type ThreadTaskMessage, type WorkerReply } from '../contracts/index.js';
 import { runTaskReply } from './run.js';
+import { progressSink } from './progress.js';
 
 type Write = typeof process.stdout.write;
 
@@ -44,10 +45,13 @@ export default async function threadTask(message: unknown): Promise<WorkerReply>
   const restoreOut = redirect(process.stdout, msg.outPath);
   const restoreErr = redirect(process.stderr, msg.errPath);
   try {
-    const reply = await runTaskReply(msg.spec, `task message to worker thread ${threadId}`);
+    const port = msg.progressPort;
+    const progress = progressSink(port ? (r) => port.postMessage(r) : () => undefined);
+    const reply = await runTaskReply(msg.spec, `task message to worker thread ${threadId}`, { progress });
     if (!reply.ok) process.stderr.write(`task failed: ${reply.error.stack ?? reply.error.message}\n`);
     return { ...reply, thread_id: threadId, pid: process.pid };
   } finally {
+    msg.progressPort?.close();
     restoreOut();
     restoreErr();
   }

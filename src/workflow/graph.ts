@@ -5,7 +5,7 @@
  * rest of the graph goes on. Cancellation (Ctrl-C) stops new submissions and asks the executor
  * to stop what runs.
  */
-import type { JsonValue, Stage, TaskSpec } from '../contracts/index.js';
+import type { JsonValue, ProgressRecord, Stage, TaskSpec } from '../contracts/index.js';
 import type { Executor, TaskError } from '../executors/types.js';
 
 export type { Stage };
@@ -54,12 +54,32 @@ export type GraphEvent =
   | { type: 'queued' | 'skipped'; node: GraphNode; outcome?: NodeOutcome }
   | { type: 'started'; node: GraphNode; attempt: number }
   | { type: 'retry'; node: GraphNode; attempt: number; error: TaskError }
+  | { type: 'progress'; node: GraphNode; record: ProgressRecord }
   | { type: 'finished'; node: GraphNode; outcome: NodeOutcome };
 
 export interface RunGraphOptions {
   retries: number;
   signal?: AbortSignal;
   onEvent?: (e: GraphEvent) => void;
+  /**
+   * The workflow's time budget: after `deadline_ms` (Unix ms) no build or sample task starts,
+   * and every sample task carries the deadline so that its chains end cleanly by then. Diagnose
+   * and report tasks still run, so what was sampled is analysed.
+   */
+  budget?: { deadline_ms: number; seconds: number };
+  /**
+   * Cores of the machine the tasks share (threads and processes executors): a sample task that
+   * starts while fewer tasks run than there are cores gets chain threads for the idle ones.
+   */
+  cores?: number;
+}
+
+/**
+ * Chain threads for a sample task that starts while `others` other tasks run or wait for a
+ * worker on `cores` cores: the cores nobody else will use.
+ */
+export function chainThreadsFor(cores: number, others: number): number {
+  return Math.max(1, Math.floor(cores / (others + 1)));
 }
 
 export function validateGraph(nodes: readonly GraphNode[]): void {
@@ -94,6 +114,22 @@ export async function runGraph(
   validateGraph(nodes);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const promises = new Map<string, Promise<NodeOutcome>>();
+  // Tasks whose dependencies are done and that have not finished: running, waiting for a
+  // worker, or on their way to the executor.
+  let ready = 0;
+  const budgetSkip = (node: GraphNode): string | null => {
+    const b = opts.budget;
+    if (!b || (node.stage !== 'build' && node.stage !== 'sample') || Date.now() < b.deadline_ms) return null;
+    return `not started: the workflow's time budget of ${b.seconds} s was reached`;
+  };
+  const specAtStart = (node: GraphNode, spec: TaskSpec): TaskSpec => {
+    if (spec.kind !== 'sample') return spec;
+    return {
+      ...spec,
+      ...(opts.budget ? { deadline_ms: opts.budget.deadline_ms } : {}),
+      ...(opts.cores ? { threads: chainThreadsFor(opts.cores, ready - 1) } : {}),
+    };
+  };
   const emit = (e: GraphEvent): void => {
     try {
       opts.onEvent?.(e);
@@ -114,6 +150,19 @@ export async function runGraph(
   const runNode = async (node: GraphNode): Promise<NodeOutcome> => {
     emit({ type: 'queued', node });
     const deps = await Promise.all(node.deps.map(outcomeOf));
+    if (deps.some((d) => d.status !== 'done') && !node.runDespiteFailedDeps) return settle(node, deps);
+    ready++;
+    try {
+      // Tasks freed by the same dependency all count as ready before any of them starts.
+      if (opts.cores) await new Promise((r) => setImmediate(r));
+      return await execute(node, deps);
+    } finally {
+      ready--;
+    }
+  };
+
+  /** A node whose dependency failed or was cancelled: not run. */
+  const settle = (node: GraphNode, deps: NodeOutcome[]): NodeOutcome => {
     const base = { id: node.id, stage: node.stage, label: node.label };
     const bad = deps.find((d) => d.status !== 'done');
     if (bad && !node.runDespiteFailedDeps) {
@@ -133,6 +182,12 @@ export async function runGraph(
       emit({ type: 'skipped', node, outcome });
       return outcome;
     }
+    throw new Error(`task ${node.id}: settled although its dependencies succeeded`);
+  };
+
+  /** Runs a node whose dependencies succeeded (or that runs despite failed ones). */
+  const execute = async (node: GraphNode, deps: NodeOutcome[]): Promise<NodeOutcome> => {
+    const base = { id: node.id, stage: node.stage, label: node.label };
     const depResults = new Map(deps.map((d) => [d.id, d.result]));
     let spec: TaskSpec;
     try {
@@ -168,7 +223,18 @@ export async function runGraph(
       }
       // Each attempt has its own spec/result/log files: a retry never reads a stale result.
       const key = attempt === 1 ? node.id : `${node.id}.retry${attempt - 1}`;
-      const out = await executor.run({ key, spec, onStart: () => emit({ type: 'started', node, attempt }) });
+      const out = await executor.run({
+        key,
+        spec,
+        atStart: () => {
+          const skip = budgetSkip(node);
+          return skip !== null ? { skip } : { spec: specAtStart(node, spec) };
+        },
+        onStart: () => {
+          emit({ type: 'started', node, attempt });
+        },
+        onProgress: (record) => emit({ type: 'progress', node, record }),
+      });
       walltime += out.walltime_s;
       if (out.ok) {
         const outcome: NodeOutcome = {

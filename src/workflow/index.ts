@@ -9,6 +9,7 @@
  * redoes only what is missing.
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Card } from '../config/cards.js';
@@ -116,9 +117,13 @@ export async function runWorkflow(opts: WorkflowOptions): Promise<WorkflowResult
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let outcomes: Map<string, NodeOutcome>;
+  const budgetS = opts.experiment.time_budget;
   try {
     outcomes = await runGraph(plan.nodes, executor, {
       retries: opts.card.retries,
+      ...(budgetS !== undefined ? { budget: { deadline_ms: Date.now() + 1000 * budgetS - (performance.now() - t0), seconds: budgetS } } : {}),
+      // Local tasks share this machine's cores; a SLURM job has its own node.
+      ...(executor.kind !== 'slurm' ? { cores: availableParallelism() } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onEvent: (e) => {
         progress.onEvent(e);

@@ -2,10 +2,13 @@
  * Live progress of a workflow: one group per stage (build, sample, diagnose, report) with one
  * line per task, via listr2, redrawn in place on a terminal. Elsewhere (CI, pipes, files) plain
  * timestamped lines as tasks really start, retry and finish (listr2's own fallback renderer
- * would announce every queued task as started at once). Progress goes to stderr so stdout
- * carries only the final table.
+ * would announce every queued task as started at once). A running task's own progress (training
+ * step and loss, tuning, sampling rate, running λ̂, ETA) shows in its line on a terminal, and as
+ * a plain line at most every PLAIN_PROGRESS_MS per task elsewhere. Progress goes to stderr so
+ * stdout carries only the final table.
  */
 import { Listr, ProcessOutput, type ListrTask } from 'listr2';
+import { describeProgress } from '../contracts/index.js';
 import type { GraphEvent, GraphNode, NodeOutcome, Stage } from './graph.js';
 
 export interface Progress {
@@ -27,6 +30,9 @@ interface Pending {
 
 const STAGES: Stage[] = ['build', 'sample', 'diagnose', 'report'];
 
+/** Minimum time between two plain progress lines of one task. */
+export const PLAIN_PROGRESS_MS = 5000;
+
 function outcomeNote(o: NodeOutcome): string {
   const t = o.walltime_s > 0 ? ` [${o.walltime_s.toFixed(1)}s]` : '';
   const r = o.result as { reused?: boolean } | null | undefined;
@@ -47,15 +53,22 @@ export function makeProgress(
 }
 
 /** One line per task event, with the time since the workflow started. */
-export function plainProgress(stream: NodeJS.WritableStream): Progress {
+export function plainProgress(stream: NodeJS.WritableStream, intervalMs = PLAIN_PROGRESS_MS): Progress {
   const t0 = performance.now();
   const line = (text: string): void => {
     const t = ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
     stream.write(`[${t}s] ${text}\n`);
   };
+  const lastLine = new Map<string, number>();
   return {
     onEvent(e) {
-      if (e.type === 'started') line(`${e.node.label}: started${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+      if (e.type === 'progress') {
+        const now = performance.now();
+        const last = lastLine.get(e.node.id);
+        if (last !== undefined && now - last < intervalMs) return;
+        lastLine.set(e.node.id, now);
+        line(`${e.node.label}: ${describeProgress(e.record.event)}`);
+      } else if (e.type === 'started') line(`${e.node.label}: started${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
       else if (e.type === 'retry') line(`${e.node.label}: ${e.error.kind}: ${e.error.message.split('\n')[0]}; retrying`);
       else if (e.type === 'skipped' && e.outcome) line(`${e.node.label}: skipped: ${e.outcome.error?.message ?? e.outcome.status}`);
       else if (e.type === 'finished') {
@@ -126,6 +139,7 @@ export function listrProgress(nodes: readonly GraphNode[]): Progress {
       const p = pending.get(e.node.id);
       if (!p) return;
       if (e.type === 'started') p.setTitle?.(`${e.node.label}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''} …`);
+      if (e.type === 'progress') p.setTitle?.(`${e.node.label}: ${describeProgress(e.record.event)}`);
       if (e.type === 'retry') p.setTitle?.(`${e.node.label}: ${e.error.kind}, retrying`);
       if ((e.type === 'finished' || e.type === 'skipped') && e.outcome) p.resolve(e.outcome);
     },

@@ -29,7 +29,10 @@ export async function reusedSample(spec: SampleTaskSpec): Promise<SampleTaskResu
   const dir = runDir(spec.home, resolved.run_id);
   const files = runFiles(dir);
   if (!existsSync(files.manifest) || !existsSync(files.traces)) return undefined;
-  const failures = readRunManifest(dir).failures;
+  const manifest = readRunManifest(dir);
+  // A run an earlier workflow's time budget cut short is redone (the task says so too).
+  if (manifest.budget?.stopped && manifest.budget.source === 'workflow') return undefined;
+  const failures = manifest.failures;
   // A run whose every chain failed is an error the task reports; let it.
   if (failures.length >= resolved.chains.count) return undefined;
   return { run_id: resolved.run_id, dir, reused: true, failures };

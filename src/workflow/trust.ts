@@ -36,6 +36,7 @@ const PATTERNS: { re: RegExp; short: (m: RegExpMatchArray) => string }[] = [
   { re: /^variational estimate/, short: () => 'variational' },
   { re: /^disagrees with (.+?):.*\(z = ([\d.]+)/, short: (m) => `disagrees with ${m[1]!.replace(/^consensus of .*/, 'the others')} (z ${m[2]})` },
   { re: /^running λ̂ still drifting/, short: () => 'λ̂ drifting' },
+  { re: /^stopped at (its|the workflow's) time budget/, short: () => 'cut short by time budget' },
   { re: /^low acceptance ([\d.]+)/, short: (m) => `acceptance ${m[1]}` },
   { re: /^E-BFMI below/, short: () => 'low E-BFMI' },
   { re: /^bulk ESS ([\d.e+]+)/, short: (m) => `ESS ${m[1]}` },

@@ -317,4 +317,9 @@ export const sampler = defineSampler<HmcConfig>({
     };
   },
   columns: ['acceptance', 'energy', 'diverging', 'num_integration_steps'],
+  // Each iteration, warmup or draw: its leapfrog gradients and one L_n.
+  lengths: {
+    keys: [{ key: 'warmup', min: 50 }, { key: 'draws', min: 100 }],
+    plannedFge: (cfg) => (cfg.warmup + cfg.draws) * (cfg.num_integration_steps + 1),
+  },
 });

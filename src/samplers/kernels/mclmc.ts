@@ -318,4 +318,12 @@ export const sampler = defineSampler<MclmcConfig>({
     };
   },
   columns: ['energy_change', 'diverging'],
+  // Tuning steps and draws cost MCLMC_GRADS_PER_STEP gradients each, and each draw one L_n.
+  lengths: {
+    keys: [{ key: 'draws', min: 100 }, { key: 'num_tuning_steps', min: 100, basis: (cfg) => Math.max(cfg.draws, 1000) }],
+    plannedFge: (cfg) => {
+      const [n1, n2, n3] = tuningStages(cfg);
+      return (n1 + n2 + n3 + cfg.draws) * MCLMC_GRADS_PER_STEP + cfg.draws;
+    },
+  },
 });

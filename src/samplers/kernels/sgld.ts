@@ -401,4 +401,17 @@ export const sampler = defineSampler<SgldConfig>({
   prepare: prepareSgld,
   share: shareSgld,
   columns: (cfg) => (cfg.mala_every > 0 ? ['step_size', 'mala_acceptance'] : ['step_size']),
+  // With steps: auto the run is at most max_steps minibatch steps, plus its L_n evaluations and
+  // the calibration's minibatch steps; a budget lowers that cap (the run's own sizing rule and
+  // its burn-in proportions are unchanged).
+  lengths: {
+    keys: [{ key: 'max_steps', min: 1000 }],
+    plannedFge: (cfg, n) => {
+      const steps = cfg.steps === 'auto' ? cfg.max_steps : cfg.steps;
+      const perStep = Math.min(1, cfg.batch_size / n);
+      const evals = cfg.eval_every === 'auto' ? ROWS_PER_CHAIN : steps / cfg.eval_every;
+      const calibration = cfg.step_size === 'auto' ? cfg.calibration_steps * cfg.calibration_rounds * perStep : 0;
+      return steps * perStep + evals + calibration;
+    },
+  },
 });

@@ -542,4 +542,13 @@ export const sampler = defineSampler<ViConfig>({
     };
   },
   columns: ['elbo'],
+  // Each step's ELBO gradients (samples_per_step per mixture component), and draws_per_eval L_n
+  // evaluations at each recorded row.
+  lengths: {
+    keys: [{ key: 'steps', min: 200 }],
+    plannedFge: (cfg, n) =>
+      cfg.steps * cfg.samples_per_step * (cfg.family === 'mean_field' ? 1 : cfg.M) *
+        (cfg.batch_size === null ? 1 : Math.min(1, cfg.batch_size / n)) +
+      Math.floor(cfg.steps / evalEveryOf(cfg)) * cfg.draws_per_eval,
+  },
 });

@@ -12,7 +12,7 @@ import {
 import type { SharedTuning } from '../sampler.js';
 import { openPosterior } from '../../posterior/source.js';
 import { loadSampler } from '../registry.js';
-import { prepareChain, sampleChain, type PreparedChain } from './chain.js';
+import { chainDeadline, prepareChain, sampleChain, type PreparedChain } from './chain.js';
 
 function nextShare(port: MessagePort): Promise<SharedTuning> {
   return new Promise((resolve, reject) => {
@@ -34,16 +34,20 @@ async function runWorker(init: ChainWorkerInit, port: MessagePort): Promise<void
     const base = { posterior: opened.posterior, sampler, chains: init.chains, seed: init.seed };
     const opts = { ...base, ...(init.progress ? { onProgress: (progress: ChainProgress) => post({ type: 'progress', progress }) } : {}) };
     const prepare = (chain: number): PreparedChain => {
-      const p = prepareChain({ ...base, chain });
+      const p = prepareChain({ ...opts, chain });
       post({ type: 'prepared', chain, tuned: p.prepared.tuned });
       return p;
     };
+    const deadlineOf = (i: number): number | null => chainDeadline(init.deadline_ms, init.chainIds.length - i);
     if (sampler.share) {
       const prepared = init.chainIds.map(prepare);
       const shared = await nextShare(port);
-      for (const p of prepared) post({ type: 'result', result: sampleChain({ ...opts, chain: p.chain }, p, shared) });
+      prepared.forEach((p, i) => post({ type: 'result', result: sampleChain({ ...opts, chain: p.chain, deadlineMs: deadlineOf(i) }, p, shared) }));
     } else {
-      for (const c of init.chainIds) post({ type: 'result', result: sampleChain({ ...opts, chain: c }, prepare(c), undefined) });
+      init.chainIds.forEach((c, i) => {
+        const p = prepare(c);
+        post({ type: 'result', result: sampleChain({ ...opts, chain: c, deadlineMs: deadlineOf(i) }, p, undefined) });
+      });
     }
   } finally {
     opened.dispose();

@@ -22,13 +22,13 @@
  *   its rows so far are kept, the other chains finish.
  */
 import { foldInInto, keyAt, normalInto, Stream } from '../../rng/index.js';
-import type { ChainFailure, ChainProgress, ChainResult, ChainSettings } from '../../contracts/index.js';
+import { PROGRESS_INTERVAL_MS, type ChainFailure, type ChainProgress, type ChainResult, type ChainSettings } from '../../contracts/index.js';
 import type { Posterior } from '../../posterior/types.js';
 import type { ConfiguredSampler, Prepared, Schedule, SharedTuning } from '../sampler.js';
 import { burnInSteps } from './settings.js';
 
 export type { ChainResult };
-/** Sampling progress of a chain, after each recorded row. */
+/** Progress of a chain's tuning and sampling (time-throttled). */
 export type Progress = ChainProgress;
 
 export interface ChainOptions {
@@ -37,8 +37,26 @@ export interface ChainOptions {
   chains: ChainSettings;
   seed: number;
   chain: number;
-  /** Called after each recorded row; throttle on the caller's side. */
+  /**
+   * Called at most every `progressIntervalMs` while the chain tunes and while it samples, and at
+   * the end of each (so every chain reports at least once).
+   */
   onProgress?: (p: Progress) => void;
+  progressIntervalMs?: number;
+  /**
+   * Unix ms by which this chain's sampling must end (its share of a time budget): the chain stops
+   * after the step at which it passes, keeping the draws it has. Tuning is never cut short.
+   */
+  deadlineMs?: number | null;
+}
+
+/**
+ * A chain's share of a run's deadline: the time left divided evenly among the chains this
+ * thread still has to sample (this one included), so a budget never starves the last chains.
+ */
+export function chainDeadline(deadlineMs: number | null | undefined, chainsLeft: number, now = Date.now()): number | null {
+  if (deadlineMs === null || deadlineMs === undefined) return null;
+  return now + Math.max(0, deadlineMs - now) / Math.max(1, chainsLeft);
 }
 
 /** The schedule with the chain settings' burn-in applied. */
@@ -83,15 +101,76 @@ export interface PreparedChain {
  * The chain's initial position and the sampler's preparation of it (its adaptation): the only
  * place a chain is prepared. Deterministic given (seed, chain).
  */
-export function prepareChain(opts: Omit<ChainOptions, 'onProgress'>): PreparedChain {
-  const { posterior, sampler, chains, seed, chain } = opts;
+export function prepareChain(opts: ChainOptions): PreparedChain {
+  const { sampler, chains, seed, chain } = opts;
   const t0 = performance.now();
-  const init = initialPosition(posterior, seed, chain, chains.init_noise);
+  const init = initialPosition(opts.posterior, seed, chain, chains.init_noise);
   // Before pooling the schedule is provisional (a sampler that shares its tuning may size its
   // run from the shared values); samplers that read ctx.schedule share nothing.
   const schedule = resolveSchedule(sampler, chains);
+  const watch = opts.onProgress ? tuningWatch(opts.posterior, chain, opts.onProgress, opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS) : null;
+  const posterior = watch ? watch.posterior : opts.posterior;
   const prepared = sampler.prepare({ posterior, chain, key: keyAt(seed, Stream.tune, chain), init, schedule });
+  watch?.end();
   return { chain, prepared, init, t0, tTuned: performance.now() };
+}
+
+/**
+ * The posterior as the adaptation sees it while a chain tunes: the same numbers, with every
+ * evaluation counted (in full-gradient equivalents) so the tuning reports its progress without
+ * any adaptation knowing about clocks. After `end()` (tuning done) it only forwards.
+ */
+function tuningWatch(
+  inner: Posterior,
+  chain: number,
+  onProgress: (p: Progress) => void,
+  intervalMs: number,
+): { posterior: Posterior; end: () => void } {
+  const t0 = performance.now();
+  let last = t0;
+  let fge = 0;
+  let tuning = true;
+  const tick = (work: number): void => {
+    if (!tuning) return;
+    fge += work;
+    const t = performance.now();
+    if (t - last < intervalMs) return;
+    last = t;
+    onProgress({ phase: 'tune', chain, fge, elapsed_s: (t - t0) / 1000 });
+  };
+  const posterior: Posterior = {
+    dim: inner.dim,
+    n: inner.n,
+    beta: inner.beta,
+    gamma: inner.gamma,
+    nBeta: inner.nBeta,
+    wStar: inner.wStar,
+    L0: inner.L0,
+    lossAndGrad(w, grad, rows) {
+      const L = inner.lossAndGrad(w, grad, rows);
+      tick(rows ? rows.length / inner.n : 1);
+      return L;
+    },
+    potentialAndGrad(w, grad, rows) {
+      const U = inner.potentialAndGrad(w, grad, rows);
+      tick(rows ? rows.length / inner.n : 1);
+      return U;
+    },
+    lossAt(w) {
+      const L = inner.lossAt(w);
+      tick(1);
+      return L;
+    },
+    llcOf: (Ln) => inner.llcOf(Ln),
+  };
+  return {
+    posterior,
+    end: () => {
+      if (!tuning) return;
+      tuning = false;
+      onProgress({ phase: 'tune', chain, fge, elapsed_s: (performance.now() - t0) / 1000 });
+    },
+  };
 }
 
 /** The run's shared tuning from its chains' tuned values (undefined: the sampler pools nothing). */
@@ -140,8 +219,26 @@ export function sampleChain(opts: ChainOptions, p: PreparedChain, shared: Shared
   let row = 0;
   let llcSum = 0;
   let failure: ChainFailure | null = null;
+  let stoppedByBudget = false;
+  const deadline = opts.deadlineMs ?? null;
+  const interval = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  let lastReport = tSample;
+  const report = (step: number, now: number): void => {
+    lastReport = now;
+    opts.onProgress!({ phase: 'sample', chain, step, steps: schedule.steps, llcMean: row > 0 ? llcSum / row : Number.NaN, elapsed_s: (now - tSample) / 1000 });
+  };
   let t = 0;
   for (t = 1; t <= schedule.steps; t++) {
+    if (deadline !== null && t > 1 && Date.now() >= deadline) {
+      // The budget ends the chain cleanly between steps: what it recorded so far is kept.
+      stoppedByBudget = true;
+      t -= 1;
+      break;
+    }
+    if (opts.onProgress) {
+      const now = performance.now();
+      if (now - lastReport >= interval) report(t - 1, now);
+    }
     const out = kernel.step(state, foldInInto(chainKey, t - 1, stepKey, kbuf));
     state = out.state;
     const info = out.info;
@@ -183,9 +280,17 @@ export function sampleChain(opts: ChainOptions, p: PreparedChain, shared: Shared
     }
     llcSum += llc;
     row++;
-    opts.onProgress?.({ chain, step: t, steps: schedule.steps, llcMean: llcSum / row });
   }
+  if (stoppedByBudget && row === 0 && failure === null) {
+    failure = {
+      chain,
+      step: t,
+      reason: `the time budget ended it after ${t} of ${schedule.steps} steps, before its first recorded draw (burn-in ${schedule.burnIn})`,
+    };
+  }
+  const stepsDone = failure ? failure.step : stoppedByBudget ? t : schedule.steps;
   const tEnd = performance.now();
+  if (opts.onProgress) report(stepsDone, tEnd);
   const columns: Record<string, Float64Array | Int32Array> = {
     chain: new Int32Array(row).fill(chain),
     draw: Int32Array.from({ length: row }, (_, i) => i),
@@ -207,8 +312,9 @@ export function sampleChain(opts: ChainOptions, p: PreparedChain, shared: Shared
     eval_fge: evalFge,
     tune_time_s: tuneMs / 1000,
     sample_time_s: (tEnd - tSample) / 1000,
-    steps_done: failure ? failure.step : schedule.steps,
+    steps_done: stepsDone,
     failure,
+    stopped_by_budget: stoppedByBudget && row > 0,
   };
 }
 

@@ -21,7 +21,7 @@ import { openPosterior } from '../../posterior/source.js';
 import type { Posterior } from '../../posterior/types.js';
 import type { ConfiguredSampler, Schedule, SharedTuning, TunedValues } from '../sampler.js';
 import { loadSampler } from '../registry.js';
-import { concatTraces, prepareChain, resolveSchedule, sampleChain, shareTuning, type Progress } from './chain.js';
+import { chainDeadline, concatTraces, prepareChain, resolveSchedule, sampleChain, shareTuning, type Progress } from './chain.js';
 
 export interface RunChainsRequest {
   /** Needed when chains.threads > 1 (workers rebuild the posterior from it). */
@@ -35,6 +35,8 @@ export interface RunChainsRequest {
   chains: ChainSettings;
   seed: number;
   onProgress?: (p: Progress) => void;
+  /** Unix ms by which sampling must end (a time budget); each chain gets its share. */
+  deadlineMs?: number | null;
   /** Called once for each chain when it is prepared (adapted), wherever it runs. */
   onPrepared?: (chain: number) => void;
 }
@@ -76,16 +78,23 @@ function runHere(req: RunChainsRequest, sampler: ConfiguredSampler, posterior: P
   const opts = { ...base, ...(req.onProgress ? { onProgress: req.onProgress } : {}) };
   const chains = Array.from({ length: req.chains.count }, (_, c) => c);
   const prepare = (chain: number): ReturnType<typeof prepareChain> => {
-    const p = prepareChain({ ...base, chain });
+    const p = prepareChain({ ...opts, chain });
     req.onPrepared?.(chain);
     return p;
   };
+  const deadlineOf = (i: number): number | null => chainDeadline(req.deadlineMs, chains.length - i);
   if (sampler.share) {
     const prepared = chains.map(prepare);
     const shared = shareTuning(sampler, prepared.map((p) => p.prepared.tuned));
-    return { results: prepared.map((p) => sampleChain({ ...opts, chain: p.chain }, p, shared)), shared };
+    return { results: prepared.map((p, i) => sampleChain({ ...opts, chain: p.chain, deadlineMs: deadlineOf(i) }, p, shared)), shared };
   }
-  return { results: chains.map((c) => sampleChain({ ...opts, chain: c }, prepare(c), undefined)), shared: undefined };
+  return {
+    results: chains.map((c, i) => {
+      const p = prepare(c);
+      return sampleChain({ ...opts, chain: c, deadlineMs: deadlineOf(i) }, p, undefined);
+    }),
+    shared: undefined,
+  };
 }
 
 /** The worker thread's entry: the compiled file, or from source a bootstrap that loads TypeScript. */
@@ -112,6 +121,7 @@ async function runInWorkers(
         const chainIds = Array.from({ length: req.chains.count }, (_, c) => c).filter((c) => c % threads === w);
         const init: ChainWorkerInit = {
           source, sampler: req.sampler, cfg: req.cfg, chains: req.chains, seed: req.seed, chainIds, progress: req.onProgress !== undefined,
+          deadline_ms: req.deadlineMs ?? null,
         };
         const worker = new Worker(fileURLToPath(workerFile()), { workerData: init });
         workers.push(worker);
