@@ -108,7 +108,7 @@ function notSafetensors(buf: Uint8Array, label: string, why: string): Error {
     : pickle
       ? ' (it is a Python pickle: save the weights with safetensors.torch.save_file(model.state_dict(), path))'
       : '';
-  return new Error(`${label}: not a safetensors file or truncated: ${why}${hint}`);
+  return new Error(`${label}: truncated or not a safetensors file: ${why}${hint}`);
 }
 
 /**
