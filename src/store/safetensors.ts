@@ -122,12 +122,11 @@ export function decodeSafetensors(buf: Uint8Array, label = 'safetensors file'): 
   const hlen = view.getBigUint64(0, true);
   if (hlen > BigInt(buf.length - 8)) throw notSafetensors(buf, label, `header length ${hlen} exceeds the file size ${buf.length}`);
   const n = Number(hlen);
-  if (buf[8] !== 0x7b) throw notSafetensors(buf, label, 'the header does not start with a JSON object');
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n))) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${label}: header is not valid JSON (${(err as Error).message})`);
+    throw notSafetensors(buf, label, `header is not valid JSON (${(err as Error).message})`);
   }
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
