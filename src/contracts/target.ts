@@ -21,6 +21,7 @@ export const dtype = z.enum(DTYPES);
 export const lossSpec = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('mse') }),
   z.strictObject({ kind: z.literal('student_t'), nu: posNum, sigma: posNum }),
+  z.strictObject({ kind: z.literal('cross_entropy') }),
 ]);
 
 export const mlpModelConfig = z.strictObject({
