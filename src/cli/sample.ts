@@ -30,32 +30,7 @@ export function registerSample(program: Command): void {
       if (engine !== undefined && engine !== 'native' && engine !== 'wasm' && engine !== 'ts') {
         throw new Error(`--engine must be native, wasm or ts, got '${engine}'`);
       }
-      let raw: unknown = {};
-      if (opts.config) raw = readYamlFile(opts.config).value ?? {};
-      if (!isPlainObject(raw)) throw new Error(`${opts.config}: expected a mapping`);
-      if ('overrides' in raw || 'name' in raw) {
-        const { overrides, name, ...rest } = raw;
-        if (name !== undefined && name !== opts.sampler) {
-          throw new Error(`${opts.config} is a config for sampler "${String(name)}", not "${opts.sampler}"`);
-        }
-        raw = { ...(isPlainObject(overrides) ? overrides : {}), ...rest };
-      }
-      let cfg: Record<string, unknown>;
-      try {
-        cfg = applySets(raw, opts.set) as Record<string, unknown>;
-      } catch (err) {
-        throw new Error(formatConfigError(err));
-      }
-      const { seed, posterior, chains, burn_in, ...overrides } = cfg;
-      const where = opts.config ?? '--set';
-      const entry: SamplerEntry = parseContract(samplerEntry, {
-        name: opts.sampler,
-        seed: seed === undefined ? 0 : seed,
-        overrides,
-        ...(posterior !== undefined ? { posterior: parseContract(posteriorLayer, posterior, `${where}: posterior`, 'posterior setting') } : {}),
-        ...(chains !== undefined ? { chains: chainsLayerOf(chains, `${where}: chains`) } : {}),
-        ...(burn_in !== undefined ? { burn_in } : {}),
-      }, where, 'sampler config');
+      const entry = samplerEntryFromCli(opts.sampler, opts.config, opts.set);
       // A target directory (what `build` may print) is accepted as well as a bare id.
       const targetId = opts.target.replace(/\/+$/, '').split('/').pop() ?? opts.target;
       const home = storeHome();
@@ -71,8 +46,45 @@ export function registerSample(program: Command): void {
     });
 }
 
+
+/**
+ * The sampler entry of `sample` and `llc`: the config file (its overrides, or a whole sampler
+ * entry), then `--set` paths; the reserved keys seed, posterior, chains and burn_in are lifted
+ * out of the overrides.
+ */
+export function samplerEntryFromCli(sampler: string, configFile: string | undefined, sets: string[]): SamplerEntry {
+  const opts = { sampler, config: configFile, set: sets };
+  let raw: unknown = {};
+  if (opts.config) raw = readYamlFile(opts.config).value ?? {};
+  if (!isPlainObject(raw)) throw new Error(`${opts.config}: expected a mapping`);
+  if ('overrides' in raw || 'name' in raw) {
+    const { overrides, name, ...rest } = raw;
+    if (name !== undefined && name !== opts.sampler) {
+      throw new Error(`${opts.config} is a config for sampler "${String(name)}", not "${opts.sampler}"`);
+    }
+    raw = { ...(isPlainObject(overrides) ? overrides : {}), ...rest };
+  }
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = applySets(raw, opts.set) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(formatConfigError(err));
+  }
+  const { seed, posterior, chains, burn_in, ...overrides } = cfg;
+  const where = opts.config ?? '--set';
+  const entry: SamplerEntry = parseContract(samplerEntry, {
+    name: opts.sampler,
+    seed: seed === undefined ? 0 : seed,
+    overrides,
+    ...(posterior !== undefined ? { posterior: parseContract(posteriorLayer, posterior, `${where}: posterior`, 'posterior setting') } : {}),
+    ...(chains !== undefined ? { chains: chainsLayerOf(chains, `${where}: chains`) } : {}),
+    ...(burn_in !== undefined ? { burn_in } : {}),
+  }, where, 'sampler config');
+  return entry;
+}
+
 /** Progress on stderr: a rewritten line on a TTY (<= 4/s), plain lines otherwise (<= 1 per 2 s). */
-function makeProgressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
+export function makeProgressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
   const tty = stream.isTTY === true;
   const minGap = tty ? 250 : 2000;
   const start = performance.now();
