@@ -9,7 +9,9 @@ import { sampleTask } from './sample.js';
 import { diagnoseTask, readAnalysis } from './diagnose.js';
 import { layerShapes } from '../engine/spec.js';
 import { studentSpec } from '../targets/networks.js';
-import { modulesOf, restrictionIndices } from '../posterior/restrict.js';
+import { modulesOf, restrictionIndices, type NamedTensor } from '../posterior/restrict.js';
+import { openTarget } from '../targets/open.js';
+import { GRAD_NORM_WARN } from '../targets/build.js';
 import { targetWarnings, trustOf } from '../workflow/trust.js';
 import { readContractFile, targetMeta, type Analysis, type Diagnosis, type SamplerEntry } from '../contracts/index.js';
 import { targetFiles } from '../store/layout.js';
@@ -66,6 +68,7 @@ export async function llcFromFiles(req: LlcRequest): Promise<LlcResult> {
   const built = await buildTarget(req.home, config, req.impl ? { impl: req.impl } : {});
   req.onTarget?.({ target_id: built.target_id, dir: built.dir, notes, warnings: built.warnings });
   const meta = readContractFile(targetFiles(built.dir).meta, targetMeta, 'target meta');
+  const restrictedGradNorms = restrictions.some((r) => r !== null) ? gradientNorms(req, built.target_id, table, restrictions) : [];
   const rows: LlcRow[] = [];
   for (const [i, r] of restrictions.entries()) {
     const entry: SamplerEntry = r === null ? req.sampler : { ...req.sampler, posterior: { ...req.sampler.posterior, restrict: r } };
@@ -79,8 +82,41 @@ export async function llcFromFiles(req: LlcRequest): Promise<LlcResult> {
     );
     const outcome = await diagnoseTask({ kind: 'diagnose', run_dir: sampled.dir });
     const analysis = readAnalysis(outcome.run_dir);
-    const trust = trustOf([...targetWarnings(meta), ...analysis.warnings]).label;
+    const trust = trustOf([...restrictedTargetWarnings(targetWarnings(meta), r, restrictedGradNorms[i]), ...analysis.warnings]).label;
     rows.push({ module: r === null ? null : r.join(','), params: sizes[i]!, run_dir: outcome.run_dir, diagnosis: outcome, analysis, trust });
   }
   return { target_id: built.target_id, target_dir: built.dir, notes, rows };
+}
+
+/** |dL_n/dw| at w* along each restriction's parameters (NaN for the unrestricted row). */
+function gradientNorms(req: LlcRequest, targetId: string, table: NamedTensor[], restrictions: (string[] | null)[]): number[] {
+  const t = openTarget(req.home, targetId, req.impl ? { impl: req.impl } : {});
+  try {
+    const grad = new Float64Array(t.dim);
+    t.loss.lossAndGrad(t.wStar, grad);
+    return restrictions.map((r) => {
+      if (r === null) return Number.NaN;
+      let s = 0;
+      for (const i of restrictionIndices(table, r)) s += grad[i]! ** 2;
+      return Math.sqrt(s);
+    });
+  } finally {
+    t.dispose();
+  }
+}
+
+/**
+ * A restricted posterior needs w* to be a critical point along the sampled parameters only: the
+ * target's "w* not a minimum" (a statement about all parameters) is replaced by the verdict on
+ * the restricted gradient.
+ */
+function restrictedTargetWarnings(warnings: string[], restriction: string[] | null, norm: number | undefined): string[] {
+  if (restriction === null || norm === undefined || Number.isNaN(norm)) return warnings;
+  const rest = warnings.filter((w) => !/^w\* not a minimum/.test(w));
+  if (norm <= GRAD_NORM_WARN) return rest;
+  return [
+    ...rest,
+    `w* not a minimum along ${restriction.join(',')}: the gradient norm of L_n there is ${norm.toExponential(2)} > ${GRAD_NORM_WARN}, ` +
+      'so the restricted LLC estimate is biased',
+  ];
 }

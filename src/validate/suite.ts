@@ -252,3 +252,93 @@ export function formatTable(rows: CaseResult[]): string {
   const notes = rows.filter((r) => r.note).map((r) => `note (${r.case}): ${r.note!}`);
   return [fmt(head), ...lines.map(fmt), ...notes].join('\n');
 }
+
+export const OWN_MODEL_SUITES = ['logistic', 'restricted-dln'] as const;
+export type OwnModelSuite = (typeof OWN_MODEL_SUITES)[number];
+
+export interface OwnModelSuiteOptions extends ValidateOptions {
+  suite: OwnModelSuite;
+  /** Number of random cases (default 24; --quick 4). */
+  cases?: number;
+  /** Seed of the family draw (default 1). */
+  familySeed?: number;
+}
+
+/**
+ * The `llc` suites: random families of networks whose learning coefficient is known exactly
+ * (own-models.ts), written as PyTorch and numpy write them, each run through `llc` (the files
+ * become a target in a scratch store, sampled with the sampler's defaults and diagnosed). The
+ * logistic suite alternates plain logistic regressions with restricted MLP heads.
+ */
+export async function runOwnModelSuite(opts: OwnModelSuiteOptions): Promise<CaseResult[]> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { llcFromFiles } = await import('../tasks/llc.js');
+  const own = await import('./own-models.js');
+  const count = opts.cases ?? (opts.quick ? 4 : 24);
+  const seed = opts.familySeed ?? 1;
+  const root = mkdtempSync(join(tmpdir(), `lambda-hat-${opts.suite}-`));
+  const results: CaseResult[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = join(root, `case-${i}`);
+      const c =
+        opts.suite === 'restricted-dln'
+          ? own.restrictedDlnCase(dir, seed, i)
+          : i % 3 === 2
+            ? own.mlpHeadCase(dir, seed, i)
+            : own.logisticCase(dir, seed, i);
+      const t0 = performance.now();
+      const out = await llcFromFiles({
+        home: join(root, 'store'),
+        model: c.model,
+        data: c.data,
+        activation: c.activation,
+        sampler: {
+          name: opts.sampler,
+          seed: opts.seed ?? 0,
+          overrides: (opts.overrides ?? {}) as JsonObject,
+          ...(opts.chains ? { chains: { count: opts.chains } } : {}),
+        },
+        ...(c.restrict ? { restrict: c.restrict } : {}),
+        ...(opts.impl ? { impl: opts.impl } : {}),
+      });
+      const row = out.rows[0]!;
+      const a = row.analysis;
+      const mean = a.llc_mean ?? Number.NaN;
+      const err = mean - c.truth;
+      const r: CaseResult = {
+        case: c.name,
+        kind: 'regular',
+        d: row.params,
+        n: c.n,
+        lambda_hat: mean,
+        truth: c.truth,
+        rel_error: err / c.truth,
+        mcse: a.llc_mcse,
+        z: a.llc_mcse ? Math.abs(err) / a.llc_mcse : null,
+        pass: Number.isFinite(mean) && Math.abs(err) / c.truth < 0.1,
+        per_chain: [],
+        step_sizes: [],
+        ...(row.trust !== 'ok' || c.localized !== undefined
+          ? { note: [c.localized !== undefined ? `localized quadratic value ${c.localized.toFixed(3)}` : '', row.trust !== 'ok' ? `trust ${row.trust}` : ''].filter((x) => x).join('; ') }
+          : {}),
+        total_fge: a.total_fge ?? 0,
+        wall_s: (performance.now() - t0) / 1000,
+      };
+      results.push(r);
+      opts.onCase?.(r);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** Worst and median |relative error| of a suite's cases, and how many are within 10%. */
+export function suiteSummary(rows: CaseResult[]): { worst: number; median: number; within10: number; cases: number } {
+  const errs = rows.map((r) => Math.abs(r.rel_error)).sort((a, b) => a - b);
+  const mid = errs.length === 0 ? Number.NaN : errs.length % 2 === 1 ? errs[(errs.length - 1) / 2]! : (errs[errs.length / 2 - 1]! + errs[errs.length / 2]!) / 2;
+  return { worst: errs[errs.length - 1] ?? Number.NaN, median: mid, within10: errs.filter((e) => e < 0.1).length, cases: errs.length };
+}
