@@ -20,6 +20,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyAt, normalInto, Stream, uniformInto } from '../rng/index.js';
+import { orthonormalColumns } from '../targets/random.js';
 import { npyBytes, npzBytes, torchSafetensors, type TorchTensor } from '../io/testing/python-bytes.js';
 
 export interface OwnModelCase {
@@ -132,7 +133,12 @@ function solveSpd(S: Float64Array, b: Float64Array, m: number): Float64Array {
   return x;
 }
 
-/** Rank of a [r, c] matrix by Gaussian elimination with full pivoting (relative tolerance). */
+/**
+ * Rank of a [r, c] matrix by Gaussian elimination with full pivoting. The tolerance (1e-5 of the
+ * largest entry) is far above float32 rounding (the saved weights are float32, which turns an
+ * exactly low-rank product into a full-rank one with singular values ~1e-7) and far below the
+ * singular values the constructions keep (>= 0.75^depth).
+ */
 export function matrixRank(M: Float64Array, r: number, c: number): number {
   const A = Float64Array.from(M);
   const scale = Math.max(1e-300, ...Array.from(A, Math.abs));
@@ -151,7 +157,7 @@ export function matrixRank(M: Float64Array, r: number, c: number): number {
         if (v > best) [best, bi, bj] = [v, i, j];
       }
     }
-    if (bi < 0 || best <= 1e-9 * scale) return rank;
+    if (bi < 0 || best <= 1e-5 * scale) return rank;
     rank++;
     rowUsed[bi] = true;
     colUsed[bj] = true;
@@ -362,8 +368,8 @@ export function mlpHeadCase(dir: string, seed: number, index: number): OwnModelC
 }
 
 /**
- * A deep linear network of 2-4 layers (widths 2-6), each layer of random rank (a product of
- * two Gaussian factors), restricted to one random layer k.
+ * A deep linear network of 2-4 layers (widths 2-6), each layer of random rank, restricted to
+ * one random layer k.
  */
 export function restrictedDlnCase(dir: string, seed: number, index: number): OwnModelCase {
   mkdirSync(dir, { recursive: true });
@@ -373,14 +379,25 @@ export function restrictedDlnCase(dir: string, seed: number, index: number): Own
   const widths = Array.from({ length: L + 1 }, (_, i) => 2 + Math.floor(u[1 + i]! * 5));
   const k = Math.floor(u[7]! * L);
   const n = 1000 + 500 * Math.floor(u[8]! * 5);
+  // W_l = Q_{l+1}[:, :r_l] diag(s_l) Q_l[:, :r_l]^T with one orthogonal basis Q_l per width and
+  // s in [0.75, 1.25]: the layers' subspaces nest, so every nonzero singular value of a product
+  // (A, B) is at least 0.75^depth and every direction the rank counts is curved well above
+  // gamma / (n beta) at these n (random subspaces could meet at a tiny angle instead).
+  const Q = widths.map((w, l) => orthonormalColumns(keyAt(s, Stream.teacher, l), w, w));
+  const cols = (l: number, r: number): Float64Array => {
+    const w = widths[l]!;
+    const out = new Float64Array(w * r);
+    for (let i = 0; i < w; i++) for (let j = 0; j < r; j++) out[i * r + j] = Q[l]![i * w + j]!;
+    return out;
+  };
   const layers: Float64Array[] = [];
   for (let l = 0; l < L; l++) {
     const out = widths[l + 1]!;
     const inn = widths[l]!;
     const r = 1 + Math.floor(u[9 + l]! * Math.min(out, inn));
-    const P = normals(s, 10 + 2 * l, out * r);
-    const Q = normals(s, 11 + 2 * l, r * inn);
-    layers.push(f32(matmul(P, Q, out, r, inn).map((v) => v / Math.sqrt(r * inn))));
+    const sv = uniforms(s, 10 + l, r).map((v) => 0.75 + 0.5 * v);
+    const US = cols(l + 1, r).map((v, i) => v * sv[i % r]!);
+    layers.push(f32(matmul(US, transpose(cols(l, r), inn, r), out, r, inn)));
   }
   // A = W_L ... W_{k+1} [out, w_{k+1}], B = W_{k-1} ... W_1 [w_k, in].
   let A = identity(widths[L]!);
@@ -407,6 +424,24 @@ export function restrictedDlnCase(dir: string, seed: number, index: number): Own
   }
   const proj = matmul(X, coef, n, d, q);
   for (let i = 0; i < n * q; i++) Y[i] = Y[i]! + R[i]! - proj[i]!;
+  // The restricted loss is exactly quadratic: H = (2/q) (A^T A) (x) (B (X^T X / n) B^T).
+  const wo = widths[k + 1]!;
+  const wi = widths[k]!;
+  const AtA = matmul(transpose(A, q, wo), A, wo, q, wo);
+  const C = matmul(matmul(B, XtX, wi, d, d), transpose(B, wi, d), wi, d, wi).map((v) => v / n);
+  const m = wo * wi;
+  const S = new Float64Array(m * m);
+  const nBeta = n / Math.log(n);
+  for (let o = 0; o < wo; o++) for (let j = 0; j < wi; j++) for (let o2 = 0; o2 < wo; o2++) for (let j2 = 0; j2 < wi; j2++) {
+    S[(o * wi + j) * m + o2 * wi + j2] = (nBeta * 2 * AtA[o * wo + o2]! * C[j * wi + j2]!) / q + (o === o2 && j === j2 ? 1 : 0);
+  }
+  let tr = 0;
+  for (let i = 0; i < m; i++) {
+    const e = new Float64Array(m);
+    e[i] = 1;
+    tr += solveSpd(S, e, m)[i]!;
+  }
+  const localized = 0.5 * (m - tr);
   const tensors: Record<string, TorchTensor> = {};
   layers.forEach((w, l) => {
     tensors[`${l}.weight`] = { dtype: 'F32', shape: [widths[l + 1]!, widths[l]!], values: w };
@@ -424,5 +459,6 @@ export function restrictedDlnCase(dir: string, seed: number, index: number): Own
     d: widths[k + 1]! * widths[k]!,
     n,
     gradNorm: 0,
+    localized,
   };
 }
