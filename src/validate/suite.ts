@@ -116,11 +116,16 @@ export async function runCase(
   const perChain = run.results.map((r) => Array.from(r.columns.llc as Float64Array));
   const all = perChain.flat();
   const mean = all.reduce((s, x) => s + x, 0) / all.length;
-  const mcse = all.length >= 8 ? mcseMean(perChain).value : null;
+  // A chain that failed (diverged) stops early: the case fails, and the MCSE of unequal chains
+  // is not defined.
+  const failures = run.results.flatMap((r) => (r.failure ? [`chain ${r.chain}: ${r.failure.reason} (step ${r.failure.step})`] : []));
+  const sameLength = perChain.every((c) => c.length === perChain[0]!.length);
+  const mcse = failures.length === 0 && sameLength && all.length >= 8 && all.every(Number.isFinite) ? mcseMean(perChain).value : null;
   const err = mean - truth;
   const z = mcse ? Math.abs(err) / mcse : null;
-  const pass = kind === 'identity' || kind === 'exact' ? z !== null && z < 3 : Math.abs(err) / truth < 0.1;
+  const pass = failures.length > 0 ? false : kind === 'identity' || kind === 'exact' ? z !== null && z < 3 : Math.abs(err) / truth < 0.1;
   return {
+    ...(failures.length > 0 ? { note: failures.join('; ') } : {}),
     case: name,
     kind,
     d: posterior.dim,
