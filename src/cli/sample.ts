@@ -7,6 +7,22 @@ import { chainsLayerOf } from '../samplers/runner/settings.js';
 import { samplerNames } from '../samplers/registry.js';
 import type { Progress } from '../samplers/runner/chain.js';
 
+/** What default SGLD does (the step and the run length are chosen from the target). */
+export const SGLD_DEFAULTS_HELP = `
+Default SGLD (--sampler sgld with no step_size or steps):
+  step_size: auto  each chain calibrates its step so that the predicted bias
+                   eps n beta [tr(D H) + n beta tr(D C_b)] / 8 of the LLC is target_bias (3%) of
+                   lambda-hat (H: loss Hessian, C_b: minibatch-gradient covariance, D: the
+                   preconditioner), capped by a stability bound from the top Hessian eigenvalue.
+  burn-in          the chain then relaxes for burn_in_relaxations (0.25) R, R = 2 / (gamma eps)
+                   steps, while the curvature, the trace terms and lambda-hat are re-measured
+                   every R/16 steps; the step only falls (the singular valley is stiffer than w*).
+  steps: auto      the run uses the median of the chains' steps, settles for 0.05 R and records
+                   kept_relaxations (1) R, capped at max_steps (400000).
+  Set step_size or steps (--set step_size=1e-5) to override; lambda-hat validate --suite dln-wide
+  checks the defaults on random deep linear networks.
+`;
+
 /**
  * `lambda-hat sample --target ID --sampler NAME [--config FILE] [--set k=v]...`
  *
@@ -25,6 +41,7 @@ export function registerSample(program: Command): void {
     .option('--set <k=v>', 'override a config key (dotted path, YAML value); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threads <n>', 'worker threads for the chains (numbers do not change)', (v) => Number.parseInt(v, 10))
     .option('--engine <impl>', 'engine implementation: native, wasm or ts (default: native when built, else wasm, else ts)')
+    .addHelpText('after', SGLD_DEFAULTS_HELP)
     .action(async (opts: { target: string; sampler: string; config?: string; set: string[]; threads?: number; engine?: string }) => {
       const engine = opts.engine;
       if (engine !== undefined && engine !== 'native' && engine !== 'wasm' && engine !== 'ts') {

@@ -13,3 +13,4 @@ export * from './analysis.js';
 export * from './workflow.js';
 export * from './tasks.js';
 export * from './chains.js';
+export * from './validation.js';
