@@ -10,6 +10,13 @@ import { llcFromFiles } from './llc.js';
 import { logisticCase, restrictedDlnCase } from '../validate/own-models.js';
 import { npyBytes, npzBytes, torchSafetensors } from '../io/testing/python-bytes.js';
 import { perLayerTable } from '../cli/llc.js';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/cli.ts');
+const TSX = createRequire(import.meta.url).resolve('tsx');
 
 const root = mkdtempSync(join(tmpdir(), 'lh-llc-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -56,6 +63,25 @@ describe('llc of networks trained elsewhere', () => {
     const table = perLayerTable(out.rows).split('\n');
     expect(table[0]).toMatch(/^module\s+params\s+λ̂ ± MCSE\s+R-hat\s+ESS\s+trust$/);
     expect(table.filter((l) => /^\d+\s/.test(l))).toHaveLength(modules.length);
+  }, 120_000);
+
+  it('the command: --per-layer --json prints one row per module with the analysis keys; a bad file exits 1 naming it', () => {
+    const c = restrictedDlnCase(join(root, 'cli'), 4, 1);
+    const home = join(root, 'cli-store');
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', TSX, CLI, 'llc', '--model', c.model, '--data', c.data, ...args], {
+        env: { ...process.env, LAMBDA_HAT_HOME: home },
+        encoding: 'utf8',
+      });
+    const r = cli('--activation', 'identity', '--per-layer', '--json', '--set', 'steps=400', '--set', 'warmup=100', '--set', 'eval_every=10');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/loss mse \(inferred from the real-valued targets/);
+    const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(rows.map((x) => x.module)).toEqual(rows.map((_, i) => String(i)));
+    for (const row of rows) for (const k of ['llc_mean', 'llc_mcse', 'r_hat', 'ess_bulk', 'warnings', 'target_id', 'params', 'trust']) expect(row).toHaveProperty(k);
+    const bad = cli('--layers', 'a,b');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/model\.safetensors: tensors 0\.weight.* belong to none of the layers a, b/);
   }, 120_000);
 
   it('bad inputs fail naming the file and tensor, and write nothing to the store', async () => {
