@@ -797,13 +797,15 @@ function colsum<T>(dz: usize, m: i32, w: i32, dst: usize, accumulate: i32): void
 /**
  * Loss of m rows x q outputs of the network output against Y (rows = 0: Y row i, else Y row
  * rows[i]), summed and divided by cnt, the number of terms in the whole batch (the host runs a
- * batch in row chunks and adds the chunks' values). kind 0 = mse, 1 = student-t. When dOut != 0
- * writes dL/dOut. Accumulates in f64 in both precisions.
+ * batch in row chunks and adds the chunks' values). kind 0 = mse, 1 = student-t, 2 = softmax
+ * cross-entropy (one term per row; Y holds class probabilities; q = 1 is the binary logit).
+ * When dOut != 0 writes dL/dOut. Accumulates in f64 in both precisions.
  */
 @inline
 function lossOut<T>(
   out: usize, Y: usize, rows: usize, m: i32, q: i32, kind: i32, nu: f64, sigma: f64, dOut: usize, cnt: f64,
 ): f64 {
+  if (kind == 2) return crossEntropyOut<T>(out, Y, rows, m, q, dOut, cnt);
   const es = sizeof<T>();
   const s2 = nu * sigma * sigma;
   let total: f64 = 0;
@@ -820,6 +822,44 @@ function lossOut<T>(
         g = ((nu + 1) * r) / (s2 + r * r) / cnt;
       }
       if (dOut != 0) store<T>(dOut + <usize>(i * q + j) * es, <T>g);
+    }
+  }
+  return total / cnt;
+}
+
+/** Softmax cross-entropy over each row's q logits (q = 1: binary, softplus(z) - y z). */
+@inline
+function crossEntropyOut<T>(out: usize, Y: usize, rows: usize, m: i32, q: i32, dOut: usize, cnt: f64): f64 {
+  const es = sizeof<T>();
+  let total: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const yr = rows == 0 ? i : load<i32>(rows + (<usize>i << 2));
+    const zp = out + <usize>(i * q) * es;
+    const yp = Y + <usize>(yr * q) * es;
+    if (q == 1) {
+      const z = <f64>load<T>(zp);
+      const y = <f64>load<T>(yp);
+      total += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y * z;
+      if (dOut != 0) store<T>(dOut + <usize>i * es, <T>((1 / (1 + Math.exp(-z)) - y) / cnt));
+      continue;
+    }
+    let mx: f64 = -Infinity;
+    for (let j = 0; j < q; j++) mx = Math.max(mx, <f64>load<T>(zp + <usize>j * es));
+    let se: f64 = 0;
+    for (let j = 0; j < q; j++) se += Math.exp(<f64>load<T>(zp + <usize>j * es) - mx);
+    const lse = mx + Math.log(se);
+    let ys: f64 = 0;
+    for (let j = 0; j < q; j++) {
+      const y = <f64>load<T>(yp + <usize>j * es);
+      ys += y;
+      total -= y * <f64>load<T>(zp + <usize>j * es);
+    }
+    total += ys * lse;
+    if (dOut != 0) {
+      for (let j = 0; j < q; j++) {
+        const g = (ys * Math.exp(<f64>load<T>(zp + <usize>j * es) - lse) - <f64>load<T>(yp + <usize>j * es)) / cnt;
+        store<T>(dOut + <usize>(i * q + j) * es, <T>g);
+      }
     }
   }
   return total / cnt;

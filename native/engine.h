@@ -16,7 +16,7 @@ namespace lh {
 enum Activation { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_GELU = 3 };
 
 // The loss head switches on this; a new loss adds a kind here and a case in lossRow (kernels.inl).
-enum LossKind { LOSS_MSE = 0, LOSS_STUDENT_T = 1 };
+enum LossKind { LOSS_MSE = 0, LOSS_STUDENT_T = 1, LOSS_CROSS_ENTROPY = 2 };
 
 // Rows of a batch processed at once: the activation buffers hold CHUNK rows, so memory does not
 // grow with n, and every term of the loss and gradient is a sum over rows, so chunks add up.

@@ -741,6 +741,39 @@ template <class T>
 double lossChunk(const Net& net, const T* out, const T* y, int m, int q, T* dOut, double cnt) {
   const int64_t len = static_cast<int64_t>(m) * q;
   switch (net.lossKind) {
+    case LOSS_CROSS_ENTROPY: {
+      // One term per row over its q logits (q = 1: the binary logit); y holds class probabilities.
+      double total = 0;
+      for (int i = 0; i < m; i++) {
+        const T* z = out + static_cast<int64_t>(i) * q;
+        const T* t = y + static_cast<int64_t>(i) * q;
+        T* g = dOut != nullptr ? dOut + static_cast<int64_t>(i) * q : nullptr;
+        if (q == 1) {
+          const double zz = static_cast<double>(z[0]);
+          const double yy = static_cast<double>(t[0]);
+          total += (zz > 0 ? zz : 0) + __builtin_log1p(__builtin_exp(-__builtin_fabs(zz))) - yy * zz;
+          if (g != nullptr) g[0] = static_cast<T>((1 / (1 + __builtin_exp(-zz)) - yy) / cnt);
+          continue;
+        }
+        double mx = -__builtin_inf();
+        for (int j = 0; j < q; j++) mx = static_cast<double>(z[j]) > mx ? static_cast<double>(z[j]) : mx;
+        double se = 0;
+        for (int j = 0; j < q; j++) se += __builtin_exp(static_cast<double>(z[j]) - mx);
+        const double lse = mx + __builtin_log(se);
+        double ys = 0;
+        for (int j = 0; j < q; j++) {
+          ys += static_cast<double>(t[j]);
+          total -= static_cast<double>(t[j]) * static_cast<double>(z[j]);
+        }
+        total += ys * lse;
+        if (g != nullptr) {
+          for (int j = 0; j < q; j++) {
+            g[j] = static_cast<T>((ys * __builtin_exp(static_cast<double>(z[j]) - lse) - static_cast<double>(t[j])) / cnt);
+          }
+        }
+      }
+      return total;
+    }
     case LOSS_STUDENT_T: {
       const double nu = net.nu;
       const double s2 = nu * net.sigma * net.sigma;
@@ -870,7 +903,9 @@ double lossGrad(Net& net, const double* theta, double* grad, const int32_t* rows
   const int total = rows == nullptr ? net.n : nRows;
   const int d = net.inDim;
   const int q = net.outDim;
-  const double cnt = static_cast<double>(total) * q;
+  // Terms the batch's loss is the mean of: every output for the elementwise losses, every row
+  // for cross-entropy.
+  const double cnt = net.lossKind == LOSS_CROSS_ENTROPY ? static_cast<double>(total) : static_cast<double>(total) * q;
   const T* X = static_cast<const T*>(net.X);
   const T* Y = static_cast<const T*>(net.Y);
   T* out = static_cast<T*>(net.out);

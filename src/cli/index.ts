@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerBuild } from './build.js';
 import { registerSample } from './sample.js';
+import { registerLlc } from './llc.js';
 import { registerDiagnose } from './diagnose.js';
 import { registerDiagnostics } from './diagnostics.js';
 import { registerTruth } from './truth.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerWorkflow(program);
   registerBuild(program);
   registerSample(program);
+  registerLlc(program);
   registerDiagnose(program);
   registerDiagnostics(program);
   registerTruth(program);

@@ -4,6 +4,8 @@
  * the keys that affect the result kept, so that two spellings of the same target (a preset
  * name or the equivalent inline mapping) share one id and an unused setting never changes it.
  */
+import { dirname, resolve as resolvePath } from 'node:path';
+import { resolveFileTarget } from '../targets/from-files.js';
 import { deepMerge, isPlainObject, type ConfigPath, type ConfigSource } from './load.js';
 import { loadPreset } from './presets.js';
 import type {
@@ -354,6 +356,8 @@ export function resolveTargetEntry(
 ): { config: ResolvedTargetConfig; sampling: TargetSamplingSettings } {
   const ctx: Ctx = { source, at, presetsDir: opts.presetsDir, ...(opts.log ? { log: opts.log } : {}) };
   const ov = entry.overrides ?? {};
+  const modelFile = ov.model?.file ?? entry.model.file;
+  if (modelFile != null) return resolveFileEntry(entry, modelFile, source, at, opts);
   const m = layered('model', modelSection, entry.model, ov.model, ctx);
   const model = resolveModel(m, ctx);
   const d = layered('data', dataSection, entry.data, ov.data, ctx);
@@ -397,4 +401,51 @@ export function normalizeTargetEntry(raw: unknown): unknown {
     else if (v === null && k === 'teacher') out[k] = { preset: '_null' };
   }
   return out;
+}
+
+/**
+ * A target entry naming a model file: `model: {file, activation?, layers?, loss?}` and
+ * `data: {file}`; paths are relative to the experiment file. The files are read and checked
+ * here (plan time), so a bad file fails before anything runs.
+ */
+function resolveFileEntry(
+  entry: TargetEntry,
+  modelFile: string,
+  source: ConfigSource,
+  at: ConfigPath,
+  opts: ResolveOptions,
+): { config: ResolvedTargetConfig; sampling: TargetSamplingSettings } {
+  const ov = entry.overrides ?? {};
+  const m = { ...dropNulls(entry.model), ...dropNulls(ov.model ?? {}) } as Given<ModelSection>;
+  const d = { ...dropNulls(entry.data), ...dropNulls(ov.data ?? {}) } as Given<DataSection>;
+  const allowedModel = new Set(['file', 'activation', 'layers', 'loss']);
+  const extra = Object.keys(m).filter((k) => !allowedModel.has(k));
+  if (extra.length > 0) throw source.error([...at, 'model', extra[0]!], `a model file takes only file, activation, layers and loss, not ${extra.join(', ')}`);
+  if (d.file == null) throw source.error([...at, 'data'], 'a model file needs its data: data: {file: data.npz}');
+  const extraData = Object.keys(d).filter((k) => k !== 'file');
+  if (extraData.length > 0) throw source.error([...at, 'data', extraData[0]!], `the data of a model file takes only file, not ${extraData.join(', ')}`);
+  const base = source.file === undefined ? process.cwd() : dirname(source.file);
+  const rel = (p: string): string => p.split(',').map((q) => resolvePath(base, q)).join(',');
+  const dtype: DType = ov.dtype ?? entry.dtype ?? (entry.jax_enable_x64 == null ? undefined : entry.jax_enable_x64 ? 'float64' : 'float32') ?? opts.defaultDtype ?? 'float64';
+  let resolved;
+  try {
+    resolved = resolveFileTarget({
+      model: rel(modelFile),
+      data: rel(d.file),
+      dtype,
+      ...(m.activation != null ? { activation: m.activation } : {}),
+      ...(m.layers != null ? { layers: m.layers } : {}),
+      ...(m.loss != null ? { loss: m.loss } : {}),
+    });
+  } catch (err) {
+    throw source.error([...at, 'model', 'file'], (err as Error).message);
+  }
+  const sampling: TargetSamplingSettings = {};
+  const posterior = dropNulls(deepMerge(entry.posterior ?? {}, ov.posterior ?? {}) as PosteriorSection);
+  if (isPlainObject(posterior) && Object.keys(posterior).length > 0) sampling.posterior = posterior;
+  const chains = dropNulls(deepMerge(entry.chains ?? {}, ov.chains ?? {}) as ChainsSection);
+  if (isPlainObject(chains) && Object.keys(chains).length > 0) sampling.chains = chains;
+  const burn = ov.burn_in ?? entry.burn_in;
+  if (burn != null) sampling.burn_in = burn;
+  return { config: resolved.config, sampling };
 }

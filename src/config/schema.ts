@@ -38,11 +38,19 @@ export const modelSection = z.strictObject({
   hidden: posInt.nullish(),
   /** Quadratic family: the number of parameters. */
   dim: posInt.nullish(),
+  /** A network trained elsewhere: its safetensors file (with `data: {file}`), as `lambda-hat llc --model`. */
+  file: z.string().min(1).nullish(),
+  /** Module names in layer order, for a model file whose tensor names do not give it. */
+  layers: z.array(z.string().min(1)).nullish(),
+  /** Loss of a model file: default cross_entropy for integer labels, else mse. */
+  loss: z.enum(['mse', 'cross_entropy']).nullish(),
 });
 export type ModelSection = z.output<typeof modelSection>;
 
 export const dataSection = z.strictObject({
   preset: z.string().nullish(),
+  /** The data of a model file: .npz, X.npy,y.npy, .safetensors, .feather or .csv (as `llc --data`). */
+  file: z.string().min(1).nullish(),
   n: posInt.nullish(),
   x_dist: z.enum(X_DISTS).nullish(),
   /** gauss_aniso: variance of coordinate i is cov_decay^i. */
@@ -110,6 +118,8 @@ export const posteriorSection = z.strictObject({
   beta_mode: z.enum(['1_over_log_n', 'fixed']).nullish(),
   gamma: posNum.nullish(),
   prior_radius: nonNegNum.nullish(),
+  /** Weight-restricted posterior: tensor-name prefixes to sample (the rest stay at w*). */
+  restrict: z.array(z.string().min(1)).min(1).nullish(),
 });
 export type PosteriorSection = z.output<typeof posteriorSection>;
 

@@ -15,3 +15,4 @@ export * from './tasks.js';
 export * from './chains.js';
 export * from './tune.js';
 export * from './progress.js';
+export * from './validation.js';

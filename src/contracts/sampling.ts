@@ -20,6 +20,12 @@ export const posteriorSettings = z
     gamma: z.number().positive().default(1),
     /** When > 0, gamma = d / prior_radius^2 (overrides gamma). null or 0: off. */
     prior_radius: z.number().nonnegative().nullable().default(null),
+    /**
+     * Weight-restricted posterior: only the tensors whose names start with one of these
+     * prefixes (`2` = module 2's weight and bias, `2.weight` = that tensor) are sampled; every
+     * other parameter stays at w*. Absent: all parameters.
+     */
+    restrict: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 export type PosteriorSettings = z.output<typeof posteriorSettings>;
@@ -30,6 +36,7 @@ export const posteriorLayer = z.strictObject({
   beta_mode: z.enum(BETA_MODES).optional(),
   gamma: z.number().positive().optional(),
   prior_radius: z.number().nonnegative().nullable().optional(),
+  restrict: z.array(z.string().min(1)).min(1).optional(),
 });
 export type PosteriorLayer = z.output<typeof posteriorLayer>;
 

@@ -21,6 +21,7 @@ export const dtype = z.enum(DTYPES);
 export const lossSpec = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('mse') }),
   z.strictObject({ kind: z.literal('student_t'), nu: posNum, sigma: posNum }),
+  z.strictObject({ kind: z.literal('cross_entropy') }),
 ]);
 
 export const mlpModelConfig = z.strictObject({
@@ -99,9 +100,23 @@ export const randomInitTraining = z.strictObject({
   loss: lossSpec,
 });
 export const teacherInitTraining = z.strictObject({ init: z.literal('teacher'), loss: lossSpec });
-export const trainingConfig = z.discriminatedUnion('init', [randomInitTraining, teacherInitTraining]);
+/**
+ * w* = the weights of a network trained elsewhere, on the data of a file: both files' paths and
+ * contents (sha256) decide the target, and `modules` its layer order (source module names).
+ */
+export const fileInitTraining = z.strictObject({
+  init: z.literal('file'),
+  loss: lossSpec,
+  model_file: z.string().min(1),
+  model_sha256: z.string(),
+  data_file: z.string().min(1),
+  data_sha256: z.string(),
+  modules: z.array(z.string()).min(1),
+});
+export const trainingConfig = z.discriminatedUnion('init', [randomInitTraining, teacherInitTraining, fileInitTraining]);
 export type RandomInitTraining = z.output<typeof randomInitTraining>;
 export type TeacherInitTraining = z.output<typeof teacherInitTraining>;
+export type FileInitTraining = z.output<typeof fileInitTraining>;
 export type TrainingConfig = z.output<typeof trainingConfig>;
 
 /** Everything that determines a target's files; its canonical JSON is hashed into the id. */
@@ -129,7 +144,7 @@ export const targetMeta = z.object({
   host: z.string(),
   engine_impl: z.enum(ENGINE_IMPLS).nullable(),
   training: z.object({
-    init: z.enum(['random', 'teacher', 'exact']),
+    init: z.enum(['random', 'teacher', 'exact', 'file']),
     optimizer: z.string().optional(),
     steps_max: nonNegInt.optional(),
     steps_run: nonNegInt,

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { decodeNpy } from '../io/npy.js';
 
 /** Reads draws from `path`, choosing the format by extension. Result is [chain][draw]. */
 export async function readChainsFile(path: string): Promise<Float64Array[]> {
@@ -120,105 +121,16 @@ export function parseChainsCsv(text: string, source: string): Float64Array[] {
   return requireRectangular(chains, source);
 }
 
-interface NpyHeader {
-  descr: string;
-  fortranOrder: boolean;
-  shape: number[];
-}
-
-function parseNpyHeader(header: string, source: string): NpyHeader {
-  // The header is a Python dict literal written by numpy, e.g.
-  // {'descr': '<f8', 'fortran_order': False, 'shape': (4, 1000), }
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new Error(`${source}: malformed .npy header ${JSON.stringify(header.trim())}`);
-  }
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => Number(s.replace(/L$/, '')));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`${source}: malformed .npy shape (${shapeText})`);
-  }
-  return { descr, fortranOrder: fortran === 'True', shape };
-}
-
-type Reader = (view: DataView, offset: number, littleEndian: boolean) => number;
-
-const NPY_READERS: Record<string, { size: number; read: Reader }> = {
-  f8: { size: 8, read: (v, o, le) => v.getFloat64(o, le) },
-  f4: { size: 4, read: (v, o, le) => v.getFloat32(o, le) },
-  i8: { size: 8, read: (v, o, le) => Number(v.getBigInt64(o, le)) },
-  i4: { size: 4, read: (v, o, le) => v.getInt32(o, le) },
-  i2: { size: 2, read: (v, o, le) => v.getInt16(o, le) },
-  i1: { size: 1, read: (v, o) => v.getInt8(o) },
-  u8: { size: 8, read: (v, o, le) => Number(v.getBigUint64(o, le)) },
-  u4: { size: 4, read: (v, o, le) => v.getUint32(o, le) },
-  u2: { size: 2, read: (v, o, le) => v.getUint16(o, le) },
-  u1: { size: 1, read: (v, o) => v.getUint8(o) },
-};
-
 /**
- * NumPy .npy (format versions 1-3): a 2-D array of float64/float32/(unsigned) integers,
- * little-endian (big-endian is read too), C or Fortran order; rows are chains.
+ * NumPy .npy (any version decodeNpy reads): a 2-D array of floats or integers, C or Fortran
+ * order; rows are chains.
  */
 export function parseNpy(bytes: Uint8Array, source: string): Float64Array[] {
-  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-  if (bytes.length < 10 || magic.some((b, i) => bytes[i] !== b)) {
-    throw new Error(`${source}: not a .npy file (bad magic bytes)`);
+  const a = decodeNpy(bytes, source);
+  if (a.shape.length !== 2) {
+    throw new Error(`${source}: expected a 2-D array [chain, draw], got shape (${a.shape.join(', ')})`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const major = bytes[6]!;
-  let headerLen: number;
-  let headerStart: number;
-  if (major === 1) {
-    headerLen = view.getUint16(8, true);
-    headerStart = 10;
-  } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new Error(`${source}: truncated .npy header`);
-    headerLen = view.getUint32(8, true);
-    headerStart = 12;
-  } else {
-    throw new Error(`${source}: unsupported .npy format version ${major}`);
-  }
-  const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) throw new Error(`${source}: truncated .npy header`);
-  const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
-    bytes.subarray(headerStart, dataStart),
-  );
-  const { descr, fortranOrder, shape } = parseNpyHeader(headerText, source);
-  if (shape.length !== 2) {
-    throw new Error(
-      `${source}: expected a 2-D array [chain, draw], got shape (${shape.join(', ')})`,
-    );
-  }
-  const order = descr[0];
-  const code = descr.slice(1);
-  const reader = NPY_READERS[code];
-  if (reader === undefined || (order !== '<' && order !== '>' && order !== '|')) {
-    throw new Error(
-      `${source}: unsupported dtype '${descr}' (expected float64, float32 or an integer type)`,
-    );
-  }
-  const littleEndian = order !== '>';
-  const [rows, cols] = shape as [number, number];
-  const needed = rows * cols * reader.size;
-  if (bytes.length - dataStart < needed) {
-    throw new Error(
-      `${source}: truncated .npy data, shape (${rows}, ${cols}) of '${descr}' needs ${needed} ` +
-        `bytes, file has ${bytes.length - dataStart}`,
-    );
-  }
-  const chains = Array.from({ length: rows }, () => new Float64Array(cols));
-  for (let r = 0; r < rows; r++) {
-    const chain = chains[r]!;
-    for (let c = 0; c < cols; c++) {
-      const index = fortranOrder ? c * rows + r : r * cols + c;
-      chain[c] = reader.read(view, dataStart + index * reader.size, littleEndian);
-    }
-  }
+  const [rows, cols] = a.shape as [number, number];
+  const chains = Array.from({ length: rows }, (_, r) => a.data.slice(r * cols, (r + 1) * cols));
   return requireRectangular(chains, source);
 }

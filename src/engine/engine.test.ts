@@ -171,6 +171,96 @@ describe.each(IMPLS)('engine impl=%s', (impl) => {
     }
   });
 
+  describe('cross-entropy', () => {
+    /** Data with class-probability targets: one-hot labels for q >= 2, 0/1 labels for q = 1. */
+    function classification(spec: MlpSpec, n: number, seed: number, dtype: 'float64' | 'float32' = 'float64') {
+      const rnd = gaussian(seed);
+      const inDim = spec.sizes[0]!;
+      const q = spec.sizes[spec.sizes.length - 1]!;
+      const X = randArray(n * inDim, rnd);
+      const labels = Array.from({ length: n }, () => Math.floor(Math.abs(rnd() * 997)) % Math.max(q, 2));
+      const Y = new Float64Array(n * q);
+      labels.forEach((c, i) => {
+        if (q === 1) Y[i] = c;
+        else Y[i * q + c] = 1;
+      });
+      const model = createModel({ spec, data: { n, inDim, outDim: q, X, Y }, loss: { kind: 'cross_entropy' }, dtype, impl });
+      return { model, X, labels, theta: randArray(model.dim, rnd, 0.6), rnd };
+    }
+
+    /** -log softmax(z)[label] (binary: -log sigmoid(+-z)), averaged over rows, from predict. */
+    function definition(model: NetworkModel, theta: Float64Array, X: Float64Array, labels: number[], rows: number[]): number {
+      const q = model.spec.sizes[model.spec.sizes.length - 1]!;
+      const d = model.spec.sizes[0]!;
+      const Xb = new Float64Array(rows.length * d);
+      rows.forEach((r, i) => Xb.set(X.subarray(r * d, (r + 1) * d), i * d));
+      const z = model.predict(theta, Xb, rows.length);
+      let total = 0;
+      rows.forEach((r, i) => {
+        if (q === 1) {
+          const p1 = 1 / (1 + Math.exp(-z[i]!));
+          total -= Math.log(labels[r] === 1 ? p1 : 1 - p1);
+          return;
+        }
+        let se = 0;
+        for (let j = 0; j < q; j++) se += Math.exp(z[i * q + j]!);
+        total -= z[i * q + labels[r]!]! - Math.log(se);
+      });
+      return total / rows.length;
+    }
+
+    for (const q of [1, 2, 4]) {
+      for (const activation of ['relu', 'tanh', 'identity'] as Activation[]) {
+        it(`q=${q} ${activation}: value is the softmax definition, gradient matches finite differences`, () => {
+          const spec: MlpSpec = { sizes: [3, 5, q], activation, bias: true, layerNorm: false };
+          const { model, X, labels, theta, rnd } = classification(spec, 11, 40 + q);
+          const all = Array.from({ length: 11 }, (_, i) => i);
+          expect(Math.abs(model.loss(theta) - definition(model, theta, X, labels, all))).toBeLessThan(1e-12);
+          const rows = [3, 3, 7, 0, 10];
+          expect(Math.abs(model.loss(theta, Int32Array.from(rows)) - definition(model, theta, X, labels, rows))).toBeLessThan(1e-12);
+          const grad = new Float64Array(model.dim);
+          const L = model.lossAndGrad(theta, grad);
+          expect(L).toBeCloseTo(model.loss(theta), 12);
+          for (let trial = 0; trial < 3; trial++) {
+            const dir = randArray(model.dim, rnd);
+            const norm = Math.hypot(...dir);
+            for (let i = 0; i < dir.length; i++) dir[i] = dir[i]! / norm;
+            const h = 1e-5;
+            const at = (s: number): number => model.loss(theta.map((t, i) => t + s * h * dir[i]!));
+            const fd = (8 * (at(1) - at(-1)) - (at(2) - at(-2))) / (12 * h);
+            let an = 0;
+            for (let i = 0; i < model.dim; i++) an += grad[i]! * dir[i]!;
+            expect(Math.abs(fd - an)).toBeLessThan(1e-8 * Math.max(1, Math.abs(an)));
+          }
+          model.dispose();
+        });
+      }
+    }
+
+    it('agrees with the TypeScript reference in f64 and f32, across row chunks (n > 1024)', () => {
+      const spec: MlpSpec = { sizes: [4, 9, 3], activation: 'gelu', bias: true, layerNorm: false };
+      for (const dtype of ['float64', 'float32'] as const) {
+        const a = classification(spec, 2500, 77, dtype);
+        const ref = createModel({
+          spec,
+          data: { n: 2500, inDim: 4, outDim: 3, X: a.X, Y: Float64Array.from(a.labels.flatMap((c) => [0, 1, 2].map((j) => (j === c ? 1 : 0)))) },
+          loss: { kind: 'cross_entropy' },
+          dtype: 'float64',
+          impl: 'ts',
+        });
+        const ga = new Float64Array(a.model.dim);
+        const gr = new Float64Array(ref.dim);
+        const la = a.model.lossAndGrad(a.theta, ga);
+        const lr = ref.lossAndGrad(a.theta, gr);
+        const tol = dtype === 'float64' ? 1e-12 : 1e-5;
+        expect(Math.abs(la - lr) / lr).toBeLessThan(tol);
+        expect(relErr(ga, gr)).toBeLessThan(dtype === 'float64' ? 1e-11 : 1e-4);
+        a.model.dispose();
+        ref.dispose();
+      }
+    });
+  });
+
   it('minibatch with repeated rows equals the full-batch loss of the duplicated data', () => {
     const spec: MlpSpec = { sizes: [4, 7, 3], activation: 'tanh', bias: true, layerNorm: true };
     const { model, theta } = build(spec, 6, { kind: 'mse' }, impl, 5);

@@ -8,7 +8,7 @@ import type { NativeAddon, NativeHandle } from './native-addon.js';
 import type { CreateModelOptions, NativeKernels, NetworkModel } from './types.js';
 
 /** The addon's loss kinds (native/engine.h LossKind). */
-const LOSS_KIND = { mse: 0, student_t: 1 } as const;
+const LOSS_KIND = { mse: 0, student_t: 1, cross_entropy: 2 } as const;
 
 export class NativeModel extends ModelBase implements NetworkModel {
   readonly impl = 'native' as const;

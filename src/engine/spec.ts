@@ -36,7 +36,7 @@ export function validateSpec(spec: MlpSpec): void {
 
 export function validateLoss(loss: LossSpec): void {
   if (loss === null || typeof loss !== 'object') throw new Error('loss spec must be an object');
-  if (loss.kind === 'mse') return;
+  if (loss.kind === 'mse' || loss.kind === 'cross_entropy') return;
   if (loss.kind === 'student_t') {
     if (!(typeof loss.nu === 'number' && loss.nu > 0 && Number.isFinite(loss.nu))) {
       throw new Error(`student_t loss needs nu > 0, got ${String(loss.nu)}`);
@@ -46,7 +46,7 @@ export function validateLoss(loss: LossSpec): void {
     }
     return;
   }
-  throw new Error(`unknown loss kind '${String((loss as { kind: unknown }).kind)}' (expected mse or student_t)`);
+  throw new Error(`unknown loss kind '${String((loss as { kind: unknown }).kind)}' (expected mse, student_t or cross_entropy)`);
 }
 
 export function layerShapes(spec: MlpSpec): TensorShape[] {
@@ -199,6 +199,14 @@ export function checkPredictInput(X: Float64Array, rows: number, inDim: number):
 }
 
 // GELU (tanh approximation) constants, as jax.nn.gelu(approximate=True).
+/**
+ * The number of terms a batch's loss is the mean of: every output of every row for the
+ * elementwise losses, every row for cross-entropy (one term per row over its q outputs).
+ */
+export function lossTerms(loss: LossSpec, rows: number, q: number): number {
+  return loss.kind === 'cross_entropy' ? rows : rows * q;
+}
+
 export const GELU_C = Math.sqrt(2 / Math.PI);
 export const GELU_A = 0.044715;
 export const LN_EPS = 1e-5;

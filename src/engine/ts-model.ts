@@ -192,11 +192,41 @@ export class TsModel extends ModelBase implements NetworkModel {
   /** Loss of the current outputs; when dOut is given also writes dL/dOut. */
   private lossOut(rows: Int32Array | undefined, m: number, dOut: Arr | null): number {
     const q = this.outDim;
-    const cnt = m * q;
     const out = this.out;
     const Y = this.Y;
     let total = 0;
     const ls = this.lossSpec;
+    if (ls.kind === 'cross_entropy') {
+      for (let i = 0; i < m; i++) {
+        const yr = (rows === undefined ? i : rows[i]!) * q;
+        const zr = i * q;
+        if (q === 1) {
+          // Binary: the logit of class 1; softplus(z) - y z, gradient sigmoid(z) - y.
+          const z = out[zr]!;
+          const y = Y[yr]!;
+          total += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y * z;
+          if (dOut !== null) dOut[zr] = (1 / (1 + Math.exp(-z)) - y) / m;
+          continue;
+        }
+        let mx = -Infinity;
+        for (let j = 0; j < q; j++) mx = Math.max(mx, out[zr + j]!);
+        let se = 0;
+        for (let j = 0; j < q; j++) se += Math.exp(out[zr + j]! - mx);
+        const lse = mx + Math.log(se);
+        let ys = 0;
+        for (let j = 0; j < q; j++) {
+          const y = Y[yr + j]!;
+          ys += y;
+          total -= y * out[zr + j]!;
+        }
+        total += ys * lse;
+        if (dOut !== null) {
+          for (let j = 0; j < q; j++) dOut[zr + j] = (ys * Math.exp(out[zr + j]! - lse) - Y[yr + j]!) / m;
+        }
+      }
+      return total / m;
+    }
+    const cnt = m * q;
     for (let i = 0; i < m; i++) {
       const yr = (rows === undefined ? i : rows[i]!) * q;
       for (let j = 0; j < q; j++) {

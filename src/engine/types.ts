@@ -35,6 +35,12 @@ export type EngineKernels = (typeof ENGINE_KERNELS)[number];
 
 export type LossSpec =
   | { kind: 'mse' }
+  /**
+   * Classification: Y holds each row's class probabilities (one-hot for integer labels). With
+   * q >= 2 outputs the outputs are logits of a softmax, loss -sum_j y_j log softmax(z)_j; with
+   * one output it is the logit of class 1 (binary: softplus(z) - y z). Mean over rows.
+   */
+  | { kind: 'cross_entropy' }
   /** Student-t regression: mean over rows and outputs of 0.5 (nu + 1) log1p(r^2 / (nu sigma^2)). */
   | { kind: 'student_t'; nu: number; sigma: number };
 

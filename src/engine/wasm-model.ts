@@ -9,6 +9,7 @@ import {
   checkPredictInput,
   checkRows,
   checkTheta,
+  lossTerms,
   ModelBase,
 } from './spec.js';
 import {
@@ -81,7 +82,7 @@ export class WasmModel extends ModelBase implements NetworkModel {
     this.variant = variant;
     this.kernels = variant === 'relaxed' ? 'wasm-relaxed' : 'wasm-simd';
     this.ln = opts.spec.layerNorm ? 1 : 0;
-    this.lossKind = opts.loss.kind === 'mse' ? 0 : 1;
+    this.lossKind = opts.loss.kind === 'mse' ? 0 : opts.loss.kind === 'student_t' ? 1 : 2;
     this.nu = opts.loss.kind === 'student_t' ? opts.loss.nu : 0;
     this.sigma = opts.loss.kind === 'student_t' ? opts.loss.sigma : 0;
     const sizes = opts.spec.sizes;
@@ -208,7 +209,7 @@ export class WasmModel extends ModelBase implements NetworkModel {
     const q = this.outDim;
     const Y = rows === undefined ? this.pY + start * q * this.es : this.pY;
     const r = rows === undefined ? 0 : this.pRows + start * 4;
-    return rt.loss(this.pOut, Y, r, m, q, this.lossKind, this.nu, this.sigma, dOut, total * q);
+    return rt.loss(this.pOut, Y, r, m, q, this.lossKind, this.nu, this.sigma, dOut, lossTerms(this.lossSpec, total, q));
   }
 
   loss(theta: Float64Array, rows?: Int32Array): number {

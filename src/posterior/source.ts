@@ -5,20 +5,14 @@
  */
 import type { Posterior } from './types.js';
 import { openTarget } from '../targets/open.js';
-import { engineOf, type EngineRecord } from '../engine/index.js';
+import { engineOf, layerShapes, type EngineRecord } from '../engine/index.js';
+import { tensorTable } from '../targets/from-files.js';
+import { gatherAt, restrictionIndices, restrictLoss } from './restrict.js';
 import { posteriorFromSettings, quadraticLoss } from './posterior.js';
 import type { PosteriorSource } from '../contracts/index.js';
 
 export type { PosteriorSource };
 
-/** What the targets module's openTarget returns that we use. */
-interface OpenedTarget {
-  wStar: Float64Array;
-  loss: import('../engine/types.js').LossFunction;
-  L0: number;
-  n: number;
-  dispose?: () => void;
-}
 
 export interface OpenedPosterior {
   posterior: Posterior;
@@ -34,11 +28,18 @@ export async function openPosterior(source: PosteriorSource): Promise<OpenedPost
     const loss = quadraticLoss(centre, source.n, source.curvature ? Float64Array.from(source.curvature) : undefined);
     return { posterior: posteriorFromSettings(loss, centre, source.posterior, 0), engine: null, dispose: () => {} };
   }
-  const t: OpenedTarget = openTarget(source.home, source.target_id, source.impl ? { impl: source.impl } : {});
-  const posterior = posteriorFromSettings(t.loss, t.wStar, source.posterior, t.L0);
+  const t = openTarget(source.home, source.target_id, source.impl ? { impl: source.impl } : {});
+  const engine = engineOf(t.loss);
+  const restrict = source.posterior.restrict;
+  if (restrict === undefined) {
+    return { posterior: posteriorFromSettings(t.loss, t.wStar, source.posterior, t.L0), engine, dispose: () => t.dispose() };
+  }
+  if (t.spec === undefined) throw new Error(`target ${source.target_id} has no layers to restrict to (restrict: ${restrict.join(', ')})`);
+  const indices = restrictionIndices(tensorTable(t.meta.config, layerShapes(t.spec)), restrict, `target ${source.target_id}: restrict`);
+  const loss = restrictLoss(t.loss, t.wStar, indices);
   return {
-    posterior,
-    engine: engineOf(t.loss),
-    dispose: () => t.dispose?.(),
+    posterior: posteriorFromSettings(loss, gatherAt(t.wStar, indices), source.posterior, t.L0),
+    engine,
+    dispose: () => t.dispose(),
   };
 }

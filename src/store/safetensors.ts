@@ -6,10 +6,15 @@
  * the data is 8-byte aligned for zero-copy readers.
  */
 
+import { halfToFloat } from '../io/npy.js';
+
+/** The dtypes we write. */
 export type SafeDType = 'F64' | 'F32';
+/** The dtypes we read (PyTorch writes all of these); non-F64/F32 values come back as float64. */
+export type ReadDType = SafeDType | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export interface Tensor {
-  dtype: SafeDType;
+  dtype: ReadDType;
   shape: number[];
   /** Row-major values; Float64 values are rounded to f32 when dtype is F32. */
   data: Float64Array | Float32Array;
@@ -21,6 +26,30 @@ export interface SafetensorsFile {
 }
 
 const BYTES: Record<SafeDType, number> = { F64: 8, F32: 4 };
+
+type Reader = (view: DataView, offset: number) => number;
+const READ: Record<Exclude<ReadDType, SafeDType>, { size: number; read: Reader }> = {
+  F16: { size: 2, read: (v, o) => halfToFloat(v.getUint16(o, true)) },
+  // bfloat16 is the top half of a float32.
+  BF16: { size: 2, read: (v, o) => new Float32Array(new Uint32Array([v.getUint16(o, true) << 16]).buffer)[0]! },
+  I64: { size: 8, read: (v, o) => Number(v.getBigInt64(o, true)) },
+  I32: { size: 4, read: (v, o) => v.getInt32(o, true) },
+  I16: { size: 2, read: (v, o) => v.getInt16(o, true) },
+  I8: { size: 1, read: (v, o) => v.getInt8(o) },
+  U8: { size: 1, read: (v, o) => v.getUint8(o) },
+  BOOL: { size: 1, read: (v, o) => v.getUint8(o) },
+};
+
+/** Bytes per element of a dtype we read, or undefined. */
+function widthOf(dtype: string): number | undefined {
+  if (dtype === 'F64' || dtype === 'F32') return BYTES[dtype];
+  return (READ as Record<string, { size: number }>)[dtype]?.size;
+}
+
+/** True for the floating-point dtypes (a label tensor is told from a target tensor by this). */
+export function isFloatDType(dtype: ReadDType): boolean {
+  return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
+}
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -38,7 +67,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   for (const name of names) {
     if (name === '__metadata__') throw new Error("safetensors: '__metadata__' is reserved, not a tensor name");
     const t = tensors[name]!;
-    if (!(t.dtype in BYTES)) throw new Error(`safetensors: tensor ${name} has unsupported dtype ${String(t.dtype)}`);
+    if (t.dtype !== 'F64' && t.dtype !== 'F32') throw new Error(`safetensors: tensor ${name} has unsupported dtype ${String(t.dtype)}`);
     if (!t.shape.every((s) => Number.isInteger(s) && s >= 0)) {
       throw new Error(`safetensors: tensor ${name} has an invalid shape ${JSON.stringify(t.shape)}`);
     }
@@ -70,21 +99,34 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   return out;
 }
 
+/** What a file that is not safetensors most likely is, for the error message. */
+function notSafetensors(buf: Uint8Array, label: string, why: string): Error {
+  const zip = buf[0] === 0x50 && buf[1] === 0x4b;
+  const pickle = buf[0] === 0x80 && buf.length > 1 && buf[1]! <= 5;
+  const hint = zip
+    ? ' (it is a zip archive, as torch.save writes: save the weights with safetensors.torch.save_file(model.state_dict(), path))'
+    : pickle
+      ? ' (it is a Python pickle: save the weights with safetensors.torch.save_file(model.state_dict(), path))'
+      : '';
+  return new Error(`${label}: truncated or not a safetensors file: ${why}${hint}`);
+}
+
 /**
- * Parses a safetensors buffer. F32 tensors come back as Float32Array, F64 as Float64Array
- * (copies, so the result does not keep the file buffer alive or depend on its alignment).
+ * Parses a safetensors buffer. F32 tensors come back as Float32Array, F64 as Float64Array, every
+ * other dtype (F16, BF16, integers, BOOL) as Float64Array (copies, so the result does not keep
+ * the file buffer alive or depend on its alignment). The tensor's `dtype` says what was stored.
  */
 export function decodeSafetensors(buf: Uint8Array, label = 'safetensors file'): SafetensorsFile {
-  if (buf.length < 8) throw new Error(`${label}: truncated (${buf.length} bytes, no header length)`);
+  if (buf.length < 8) throw notSafetensors(buf, label, `${buf.length} bytes, no header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const hlen = view.getBigUint64(0, true);
-  if (hlen > BigInt(buf.length - 8)) throw new Error(`${label}: header length ${hlen} exceeds the file size ${buf.length}`);
+  if (hlen > BigInt(buf.length - 8)) throw notSafetensors(buf, label, `header length ${hlen} exceeds the file size ${buf.length}`);
   const n = Number(hlen);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n))) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${label}: header is not valid JSON (${(err as Error).message})`);
+    throw notSafetensors(buf, label, `header is not valid JSON (${(err as Error).message})`);
   }
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
@@ -96,16 +138,26 @@ export function decodeSafetensors(buf: Uint8Array, label = 'safetensors file'): 
       continue;
     }
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (e.dtype !== 'F64' && e.dtype !== 'F32') throw new Error(`${label}: tensor ${name} has unsupported dtype ${String(e.dtype)}`);
+    const width = widthOf(String(e.dtype));
+    if (width === undefined) {
+      throw new Error(`${label}: tensor ${name} has unsupported dtype ${String(e.dtype)} (expected F64, F32, F16, BF16 or an integer type)`);
+    }
     if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) throw new Error(`${label}: tensor ${name} lacks shape or data_offsets`);
     const [begin, end] = e.data_offsets;
     const count = numel(e.shape);
-    const width = BYTES[e.dtype];
+    if (end > dataLen && end - begin === count * width) {
+      throw new Error(`${label}: truncated: tensor ${name} ends at byte ${dataStart + end} but the file has ${buf.length} bytes`);
+    }
     if (!(begin >= 0 && end >= begin && end <= dataLen) || end - begin !== count * width) {
       throw new Error(`${label}: tensor ${name} has data_offsets [${begin}, ${end}] inconsistent with shape ${JSON.stringify(e.shape)} or the file size`);
     }
     const at = dataStart + begin;
-    if (e.dtype === 'F64') {
+    if (e.dtype !== 'F64' && e.dtype !== 'F32') {
+      const r = READ[e.dtype as Exclude<ReadDType, SafeDType>];
+      const data = new Float64Array(count);
+      for (let i = 0; i < count; i++) data[i] = r.read(view, at + r.size * i);
+      tensors[name] = { dtype: e.dtype as ReadDType, shape: e.shape, data };
+    } else if (e.dtype === 'F64') {
       const data = new Float64Array(count);
       for (let i = 0; i < count; i++) data[i] = view.getFloat64(at + 8 * i, true);
       tensors[name] = { dtype: 'F64', shape: e.shape, data };

@@ -19,6 +19,7 @@ import { generateData } from './data.js';
 import { makeModel } from './engine.js';
 import { studentInit, studentSpec } from './networks.js';
 import { QuadraticLoss, quadraticWStar } from './quadratic.js';
+import { loadFileTarget } from './from-files.js';
 import { l2, subsampleCurve, train } from './train.js';
 
 export const META_FILE = FILES.meta;
@@ -86,6 +87,14 @@ function warningsOf(meta: Built['meta']): string[] {
         'w* is not a critical point of L_n, so the LLC estimate is biased (raise training.steps or lr)',
     );
   }
+  const cfg = meta.config.training;
+  if (t.init === 'file' && cfg !== null && cfg.init === 'file' && t.final_grad_norm > GRAD_NORM_WARN) {
+    w.push(
+      `w* not a minimum: the gradient norm of L_n at the weights of ${cfg.model_file} on ${cfg.data_file} is ` +
+        `${t.final_grad_norm.toExponential(2)} > ${GRAD_NORM_WARN}, so the LLC estimate there is biased (train to convergence; ` +
+        'check the loss, the activation and that the data are the training data)',
+    );
+  }
   if (t.init === 'teacher' && t.final_grad_norm > GRAD_NORM_WARN) {
     w.push(
       `w* is the teacher, but the labels are noisy (gradient norm ${t.final_grad_norm.toExponential(2)} at w*): ` +
@@ -122,18 +131,27 @@ function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: Bui
   const training = config.training;
   if (training === null) throw new Error(`target ${targetId}: a ${model.family} target needs a training section`);
   const spec = studentSpec(model)!;
-  const data = generateData(config);
+  const fromFile = training.init === 'file' ? loadFileTarget(config) : null;
+  const generated = fromFile === null ? generateData(config) : null;
+  const data = fromFile?.data ?? generated!;
   const net = makeModel({ spec, data, loss: training.loss, dtype }, opts.impl);
   try {
     let theta: Float64Array;
     let summary: TargetMeta['training'];
-    if (training.init === 'teacher') {
-      theta = Float64Array.from(data.teacher!.theta);
+    if (fromFile !== null) {
+      theta = Float64Array.from(fromFile.theta);
+      if (dtype === 'float32') for (let i = 0; i < theta.length; i++) theta[i] = Math.fround(theta[i]!);
+      const grad = new Float64Array(net.dim);
+      const L = net.lossAndGrad(theta, grad);
+      summary = { init: 'file', steps_run: 0, early_stopped: false, final_loss: L, final_grad_norm: l2(grad), wall_s: 0 };
+    } else if (training.init === 'teacher') {
+      theta = Float64Array.from(generated!.teacher!.theta);
       if (dtype === 'float32') for (let i = 0; i < theta.length; i++) theta[i] = Math.fround(theta[i]!);
       const grad = new Float64Array(net.dim);
       const L = net.lossAndGrad(theta, grad);
       summary = { init: 'teacher', steps_run: 0, early_stopped: false, final_loss: L, final_grad_norm: l2(grad), wall_s: 0 };
     } else {
+      if (training.init !== 'random') throw new Error(`target ${targetId}: unknown training init`);
       const r = train(net, studentInit(spec, config.seed), training, dtype, {
         now: opts.now,
         onProgress: opts.onProgress ? (p) => opts.onProgress!({ stage: 'train', target_id: targetId, ...p }) : undefined,

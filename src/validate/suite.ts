@@ -23,6 +23,7 @@ import { loadSampler, resolveSamplerConfig } from '../samplers/registry.js';
 import { runChains } from '../samplers/runner/chains.js';
 import type { Posterior } from '../posterior/types.js';
 import type { JsonObject } from '../contracts/index.js';
+import type { DlnCaseJob, ValidationCaseResult } from '../contracts/validation.js';
 
 export interface ValidateOptions {
   sampler: string;
@@ -36,26 +37,8 @@ export interface ValidateOptions {
   onCase?: (r: CaseResult) => void;
 }
 
-export interface CaseResult {
-  case: string;
-  kind: 'identity' | 'exact' | 'aoyagi' | 'regular';
-  d: number;
-  n: number;
-  lambda_hat: number;
-  truth: number;
-  rel_error: number;
-  mcse: number | null;
-  /** |error| / MCSE. */
-  z: number | null;
-  /** Pass rule: identities within 3 MCSE; learning coefficients within 10% (+ 3 MCSE slack not granted). */
-  pass: boolean;
-  per_chain: number[];
-  step_sizes: number[];
-  /** Caveat printed under the table (e.g. a sampler whose stationary law is known to differ). */
-  note?: string;
-  total_fge: number;
-  wall_s: number;
-}
+/** One case's row (its contract: contracts/validation.ts, as it crosses from a case's child process). */
+export type CaseResult = ValidationCaseResult;
 
 export interface DlnCase {
   name: string;
@@ -75,7 +58,7 @@ export const DLN_CASES: readonly DlnCase[] = [
  * A teacher of exact rank r: every layer N(0, 1/fan_in), and the first layer's rows beyond r
  * set to zero, so the product has rank <= r (= r for generic draws when r <= all widths).
  */
-function dlnTeacher(widths: number[], rank: number, seed: number): Float64Array {
+export function dlnTeacher(widths: number[], rank: number, seed: number): Float64Array {
   const layers = widths.length - 1;
   const parts: Float64Array[] = [];
   for (let k = 0; k < layers; k++) {
@@ -95,7 +78,7 @@ function dlnTeacher(widths: number[], rank: number, seed: number): Float64Array 
   return out;
 }
 
-function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number, impl?: EngineImpl): NetworkModel {
+export function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number, impl?: EngineImpl): NetworkModel {
   const inDim = widths[0]!;
   const outDim = widths[widths.length - 1]!;
   const X = normalInto(keyAt(seed, Stream.data), new Float64Array(n * inDim));
@@ -119,24 +102,30 @@ export function dlnCasePosterior(index: number, n: number, impl?: EngineImpl): {
   return { posterior, truth: dlnLearningCoefficient(c.widths, c.rank).lambda, model };
 }
 
-async function runCase(
+export async function runCase(
   name: string,
   kind: CaseResult['kind'],
   posterior: Posterior,
   truth: number,
-  opts: ValidateOptions,
+  opts: Pick<ValidateOptions, 'sampler' | 'chains' | 'seed'>,
   cfg: JsonObject,
 ): Promise<CaseResult> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const run = await runChains({ posterior, sampler: opts.sampler, cfg, chains: resolveChainSettings({ count: opts.chains ?? 4 }), seed: opts.seed ?? 0 });
   const perChain = run.results.map((r) => Array.from(r.columns.llc as Float64Array));
   const all = perChain.flat();
   const mean = all.reduce((s, x) => s + x, 0) / all.length;
-  const mcse = all.length >= 8 ? mcseMean(perChain).value : null;
+  // A chain that failed (diverged) stops early: the case fails, and the MCSE of unequal chains
+  // is not defined.
+  const failures = run.results.flatMap((r) => (r.failure ? [`chain ${r.chain}: ${r.failure.reason} (step ${r.failure.step})`] : []));
+  const sameLength = perChain.every((c) => c.length === perChain[0]!.length);
+  const mcse = failures.length === 0 && sameLength && all.length >= 8 && all.every(Number.isFinite) ? mcseMean(perChain).value : null;
   const err = mean - truth;
   const z = mcse ? Math.abs(err) / mcse : null;
-  const pass = kind === 'identity' || kind === 'exact' ? z !== null && z < 3 : Math.abs(err) / truth < 0.1;
+  const pass = failures.length > 0 ? false : kind === 'identity' || kind === 'exact' ? z !== null && z < 3 : Math.abs(err) / truth < 0.1;
   return {
+    ...(failures.length > 0 ? { note: failures.join('; ') } : {}),
     case: name,
     kind,
     d: posterior.dim,
@@ -149,9 +138,31 @@ async function runCase(
     pass,
     per_chain: perChain.map((c) => c.reduce((s, x) => s + x, 0) / c.length),
     step_sizes: run.results.map((r) => Number((r.tuned as { step_size?: number }).step_size ?? Number.NaN)),
-    total_fge: run.results.reduce((s, r) => s + r.tune_fge + r.sample_fge, 0),
+    total_fge: run.results.reduce((s, r) => s + r.tune_fge + r.sample_fge + r.eval_fge, 0),
     wall_s: (performance.now() - t0) / 1000,
+    cpu_s: cpuSeconds(process.cpuUsage(cpu0)),
   };
+}
+
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
+}
+
+/** One case of `--suite dln-wide`: the DLN at its teacher, the sampler at its defaults. */
+export async function runDlnJob(job: DlnCaseJob): Promise<CaseResult> {
+  const settings = resolvePosteriorSettings({});
+  const wStar = dlnTeacher(job.widths, job.rank, job.teacherSeed);
+  const model = dlnModel(job.widths, wStar, job.n, job.dataSeed, job.impl);
+  try {
+    const posterior = makePosterior({ loss: model, wStar, beta0: settings.beta0, betaMode: settings.beta_mode, gamma: settings.gamma });
+    const loaded = loadSampler(job.sampler);
+    const cfg = resolveSamplerConfig(loaded, job.overrides);
+    const truth = dlnLearningCoefficient(job.widths, job.rank).lambda;
+    const r = await runCase(job.name, job.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, { sampler: job.sampler, chains: job.chains, seed: job.seed }, cfg);
+    return { ...r, sampler: job.sampler };
+  } finally {
+    model.dispose();
+  }
 }
 
 /**
@@ -235,8 +246,11 @@ export async function runValidation(opts: ValidateOptions): Promise<CaseResult[]
 }
 
 export function formatTable(rows: CaseResult[]): string {
-  const head = ['case', 'd', 'n', 'lambda_hat', 'truth', 'rel_err', 'mcse', 'z', 'pass'];
+  const withSampler = rows.some((r) => r.sampler !== undefined && r.sampler !== rows[0]!.sampler);
+  const withTol = rows.some((r) => r.tolerance !== undefined && r.tolerance !== null);
+  const head = [...(withSampler ? ['sampler'] : []), 'case', 'd', 'n', 'lambda_hat', 'truth', 'rel_err', 'mcse', 'z', ...(withTol ? ['tol'] : []), 'cpu_s', 'pass'];
   const lines = rows.map((r) => [
+    ...(withSampler ? [r.sampler ?? ''] : []),
     r.case,
     String(r.d),
     String(r.n),
@@ -245,10 +259,104 @@ export function formatTable(rows: CaseResult[]): string {
     `${(100 * r.rel_error).toFixed(1)}%`,
     r.mcse === null ? '-' : r.mcse.toFixed(3),
     r.z === null ? '-' : r.z.toFixed(1),
+    ...(withTol ? [r.tolerance === undefined || r.tolerance === null ? '-' : r.tolerance.toPrecision(3)] : []),
+    r.cpu_s.toFixed(1),
     r.pass ? 'ok' : 'FAIL',
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
-  const fmt = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  const left = withSampler ? 2 : 1;
+  const fmt = (cells: string[]): string => cells.map((c, j) => (j < left ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
   const notes = rows.filter((r) => r.note).map((r) => `note (${r.case}): ${r.note!}`);
   return [fmt(head), ...lines.map(fmt), ...notes].join('\n');
+}
+
+export const OWN_MODEL_SUITES = ['logistic', 'restricted-dln'] as const;
+export type OwnModelSuite = (typeof OWN_MODEL_SUITES)[number];
+
+export interface OwnModelSuiteOptions extends ValidateOptions {
+  suite: OwnModelSuite;
+  /** Number of random cases (default 24). */
+  cases?: number;
+}
+
+/**
+ * The `llc` suites: random families of networks whose learning coefficient is known exactly
+ * (own-models.ts), written as PyTorch and numpy write them, each run through `llc` (the files
+ * become a target in a scratch store, sampled with the sampler's defaults and diagnosed). The
+ * logistic suite alternates plain logistic regressions with restricted MLP heads.
+ */
+export async function runOwnModelSuite(opts: OwnModelSuiteOptions): Promise<CaseResult[]> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { llcFromFiles } = await import('../tasks/llc.js');
+  const own = await import('./own-models.js');
+  const count = opts.cases ?? 24;
+  // The family draw follows the run seed, so --seed gives another family.
+  const seed = 1 + (opts.seed ?? 0);
+  const root = mkdtempSync(join(tmpdir(), `lambda-hat-${opts.suite}-`));
+  const results: CaseResult[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = join(root, `case-${i}`);
+      const c =
+        opts.suite === 'restricted-dln'
+          ? own.restrictedDlnCase(dir, seed, i)
+          : i % 3 === 2
+            ? own.mlpHeadCase(dir, seed, i)
+            : own.logisticCase(dir, seed, i);
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const out = await llcFromFiles({
+        home: join(root, 'store'),
+        model: c.model,
+        data: c.data,
+        activation: c.activation,
+        sampler: {
+          name: opts.sampler,
+          seed: opts.seed ?? 0,
+          overrides: (opts.overrides ?? {}) as JsonObject,
+          ...(opts.chains ? { chains: { count: opts.chains } } : {}),
+        },
+        ...(c.restrict ? { restrict: c.restrict } : {}),
+        ...(opts.impl ? { impl: opts.impl } : {}),
+      });
+      const row = out.rows[0]!;
+      const a = row.analysis;
+      const mean = a.llc_mean ?? Number.NaN;
+      const err = mean - c.truth;
+      const r: CaseResult = {
+        case: c.name,
+        kind: 'regular',
+        d: row.params,
+        n: c.n,
+        lambda_hat: mean,
+        truth: c.truth,
+        rel_error: err / c.truth,
+        mcse: a.llc_mcse,
+        z: a.llc_mcse ? Math.abs(err) / a.llc_mcse : null,
+        pass: Number.isFinite(mean) && Math.abs(err) / c.truth < 0.1,
+        per_chain: [],
+        step_sizes: [],
+        ...(row.trust !== 'ok' || c.localized !== undefined
+          ? { note: [c.localized !== undefined ? `localized quadratic value ${c.localized.toFixed(3)}` : '', row.trust !== 'ok' ? `trust ${row.trust}` : ''].filter((x) => x).join('; ') }
+          : {}),
+        total_fge: a.total_fge ?? 0,
+        wall_s: (performance.now() - t0) / 1000,
+        cpu_s: cpuSeconds(process.cpuUsage(cpu0)),
+      };
+      results.push(r);
+      opts.onCase?.(r);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** Worst and median |relative error| of a suite's cases, and how many are within 10%. */
+export function suiteSummary(rows: CaseResult[]): { worst: number; median: number; within10: number; cases: number } {
+  const errs = rows.map((r) => Math.abs(r.rel_error)).sort((a, b) => a - b);
+  const mid = errs.length === 0 ? Number.NaN : errs.length % 2 === 1 ? errs[(errs.length - 1) / 2]! : (errs[errs.length / 2 - 1]! + errs[errs.length / 2]!) / 2;
+  return { worst: errs[errs.length - 1] ?? Number.NaN, median: mid, within10: errs.filter((e) => e < 0.1).length, cases: errs.length };
 }

@@ -93,7 +93,9 @@ export function targetSummary(c: ResolvedTargetConfig): string {
     ? ''
     : c.training.init === 'teacher'
       ? '; w* = the teacher'
-      : `; training ${c.training.optimizer} lr ${c.training.lr}, ${c.training.steps} steps${c.training.early_stop === false ? '' : ', early stop'}`;
+      : c.training.init === 'file'
+        ? `; w* from ${c.training.model_file}, data ${c.training.data_file}, loss ${c.training.loss.kind}`
+        : `; training ${c.training.optimizer} lr ${c.training.lr}, ${c.training.steps} steps${c.training.early_stop === false ? '' : ', early stop'}`;
   return `${modelSummary(c.model)}; data ${data}${t}${tr}; seed ${c.seed}; ${c.dtype}`;
 }
 

@@ -9,7 +9,7 @@ import { Float64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from '
 import { writeFileAtomic } from '../store/index.js';
 import { invocationFiles, runFiles, targetFiles } from '../store/layout.js';
 import {
-  analysisFile, buildTaskResult, diagnosis, parseContract, RESULT_COLUMNS, sampleTaskResult, targetMeta, tryReadContractFile,
+  analysisFile, buildTaskResult, diagnosis, parseContract, RESULT_COLUMNS, sampleTaskResult, targetMeta, runManifest, tryReadContractFile,
   WARNING_SEPARATOR, type ResultRow as ResultFileRow, type RowStatus, type TargetMeta,
 } from '../contracts/index.js';
 import { truthOf } from '../report/truth.js';
@@ -55,6 +55,9 @@ export function describeTarget(meta: Pick<TargetMeta, 'config'> | null): string 
 }
 
 export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<string, NodeOutcome>): ResultRow[] {
+  // A weight-restricted posterior is another estimand: only runs of one target and one
+  // restriction are compared with each other.
+  const restrictionOf = new Map<string, string>();
   const rows = pairs.map((p): ResultRow => {
     const chain = [p.build, p.sample, p.diagnose].map((id) => outcomes.get(id)!);
     const firstBad = chain.find((o) => o.status !== 'done');
@@ -66,6 +69,9 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
     const d = diag.status === 'done' ? parseContract(diagnosis, diag.result, `result of ${p.diagnose}`, 'diagnosis') : null;
     const analysis = (run !== null ? tryReadContractFile(runFiles(run.dir).analysis, analysisFile) : undefined) ?? null;
     const meta = (built !== null ? tryReadContractFile(targetFiles(built.dir).meta, targetMeta) : undefined) ?? null;
+    const manifest = run !== null ? tryReadContractFile(runFiles(run.dir).manifest, runManifest) : undefined;
+    const restrict = manifest?.posterior_settings.restrict;
+    if (restrict !== undefined) restrictionOf.set(p.sample, restrict.join(','));
     let walltime = num(analysis?.walltime_s);
     if (walltime === null && sample.status === 'done') walltime = sample.walltime_s;
     // A pair whose build failed never sampled: its own status is dependency_failed.
@@ -88,7 +94,7 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
       status,
       run_dir: run?.dir ?? null,
       error: firstBad ? describe(firstBad) : null,
-      model: describeTarget(meta),
+      model: describeTarget(meta) === null || restrict === undefined ? describeTarget(meta) : `${describeTarget(meta)} restricted to ${restrict.join(',')}`,
       truth,
       trust: status,
       agreement_z: null,
@@ -98,7 +104,10 @@ export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<
   });
   // Samplers of one target must agree within their MCSEs: compare them, then set the trust.
   const byTarget = new Map<string, number[]>();
-  rows.forEach((r, i) => byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), i]));
+  rows.forEach((r, i) => {
+    const key = `${r.target}|${restrictionOf.get(pairs[i]!.sample) ?? ''}`;
+    byTarget.set(key, [...(byTarget.get(key) ?? []), i]);
+  });
   for (const idx of byTarget.values()) {
     const withEstimate = idx.filter((i) => rows[i]!.status === 'ok' && rows[i]!.llc_mean !== null);
     if (withEstimate.length < 2) continue;

@@ -40,21 +40,21 @@ const PINNED_WASM = {
   target: '8be4d1e45d11872fe2ef562f24617c8b7d95353b00f215ddc86f4dfa7f8475f7',
   hmc: '3275565861ed94b7741a7db144a198af235cb43379f8bf8a11913c9011f6a742',
   mclmc: 'a57e6eda6adaa97805fe3e4d413bbf192a4e1c85effa5c970c7e06a0476bb176',
-  sgld: '520d034cec96cb0f1cde2b1f838336a640418d0d0b7ab7c791849270d3bdee0f',
+  sgld: '8e7fe435dc7374453ca7ed0167056d40623875f77181f9bdb7c311ac89d5ee69',
   vi: '3baa0eeecaa32cd2ad36ca66a79fc1316e1cf6414b1b216b2804336cf71843ba',
   validation: {
-    sgld: '8de94b117a238e3b674e26435c2baff96c3c52cffa1c503ad3e7c7677efbdc6c',
-    sgnht: '7387a28440132b11f540f02a1a00ad2eae48a5af03b67b3293c173936bb4428c',
+    sgld: '9686b5068b9b6076a9010b519c06baa60c0dcafaefc373f0b7577276fa879a2b',
+    sgnht: '2059dce6ca3ba32007cd76568f685c1292d13826544b8dc7ad3eb586a17fc242',
   },
   traces: {
     hmc: 'bb2a19099b456e27b4f9a9cc85d2a011bf15b598c05da53dbcaaf2dc5cf9e397',
     mclmc: 'ce27240e06c4b1c3925f9b4567619609c8168249ffdd522745a732442d899f3d',
-    adam_sgld: '9302d17399045b08e4f2d864257be0074f3e02db6fd7057bcfd8e62ce8586701',
-    rmsprop_sgld: '7401c6d874899429461925c41b9b5e8c1ab9f0a22b093e09a1fcb498ef520dfb',
+    adam_sgld: '9e6a2dfc45248c75996e8ec2764fcf697beaeeb29adb41dc7c454893bbb25957',
+    rmsprop_sgld: '17027437a53bcecfc71e6daa21b0d11bf6564bd53ee44f9f61b7bcd73d1d0897',
     vi: 'c46ae590c1b7cfae9d0e15e5fc39e476d8a884b16f872df4af78cde811d78677',
   },
   engine: 'ba9e2104c60012a83d9f104bfe44482001b6c4b75e145a615fb68e7140a0f6a4',
-  float32: '14b154b0a3e96b1383f1eaa8d2ea0cf863d1871b361a77af243426f9afb21a61',
+  float32: '6a73b826306c639405ac5dfc9df4d374f72e46aa983a30e3cc1211857594f468',
 };
 
 type Pinned = Omit<typeof PINNED_WASM, 'engine'>;
@@ -64,20 +64,20 @@ const PINNED_NATIVE: Pinned = {
   target: 'e4ae944d211f0604e49422e281c8698449284807f2ae429e7832f4a382e5022e',
   hmc: '0fcba0a6ade2e34a951d0c6aaa8314c3ba988e56019866fb7d9ebcab76c2f317',
   mclmc: 'ac6e47d037be8430c1e372426f23b0026fa07ada9af01d8254402cb50e11bd92',
-  sgld: '8aa34ebc845e131b854e2a22af3084e4806124afbe7fb8ba1e80fa7ddadb0b79',
+  sgld: '14b6a6fcaba42e807ffaed47473948fcf8f8cd53493b4816859e73a40a787f82',
   vi: 'c5343ce610923bc6cef97df54c012559dff8a57d1a5ba62d972eae539019138c',
   validation: {
-    sgld: 'eea69e628ba6e7d0957bfb4bc31ce19f3a29ff5fc577e98eab7d1f2d3c4e36a6',
-    sgnht: '35dd4dedb15204295e5bf6175ab68a41471c12149e983467224268298aa500cd',
+    sgld: '8faeb0ab4d9d332e82f14b6fc408946c0e5e8c3fc4da43a50a4ea0d28a54d509',
+    sgnht: 'f37835e035071017f1fffeddaa8053e1dfb6144321930c35a7ddf7a32d5eaed6',
   },
   traces: {
     hmc: 'd79f7c393220f93b18c636dc793a619f1f103da2f7382423d82e7028f57c4d1a',
     mclmc: 'bd3e26201db5dcd0216d800218cafecdf0360b693049bcfd8257f466c6da9646',
-    adam_sgld: '3526a8a9ead2ed675836894be0bc08f0a6dd14b3629d7a7707cf86b07fb1e163',
-    rmsprop_sgld: 'da82ea5290f797ec5c59d54d930773b2e634eab729c1349f368da07574205001',
+    adam_sgld: '1d1999050cdf4c13e37ccfe767466d64c71a6259de4e26e00afa43743e21ea12',
+    rmsprop_sgld: '6546262f35e0a308d5b40f71ee45511b21d54002d6e52dc8fdce8a8f7d008c5e',
     vi: '8c75dc29033a23bb2c60b51f80de3f63bec29fc72e4a898e7faf2852c1b19319',
   },
-  float32: '7a030d3d8539e1369738d2603c3a10c687d9400c8b5531dbf7ee8bde0315c88c',
+  float32: '107a81658c4b838c59afb6f28b2e66277c93a94ac1b7e010ff3e01e756023939',
 };
 
 const homes: string[] = [];
@@ -186,7 +186,7 @@ describe.each(ENGINES)('fixed seeds give the pinned numbers ($impl engine)', ({ 
     const got: Record<string, string> = {};
     for (const sampler of Object.keys(PINNED.validation)) {
       const rows = await runValidation({ sampler, quick: true, seed: 0, impl });
-      got[sampler] = digest(rows.map(({ wall_s: _w, ...rest }) => rest));
+      got[sampler] = digest(rows.map(({ wall_s: _w, cpu_s: _c, ...rest }) => rest));
     }
     expect(got).toEqual(PINNED.validation);
   }, 300_000);

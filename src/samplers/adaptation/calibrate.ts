@@ -27,6 +27,19 @@
  * When lambda-hat <= 0 (w* not a minimum) the rule falls back to eps = 4 target_bias /
  * (n beta tr(D H)), which bounds the inflation of every single direction.
  *
+ * MINIBATCH NOISE. The drift uses a minibatch gradient, whose error (covariance C_b: the
+ * per-row gradient covariance / b for b rows drawn with replacement) enters each step as
+ * (eps_i / 2) n beta times that error: a variance eps_i^2 (n beta)^2 C_b / 4 on top of the
+ * injected eps_i. Along a direction of curvature k_j ~ n beta h_j that inflates the variance by
+ * eps (n beta)^2 c_j / (4 k_j), so the LLC gains about eps n beta^2 n tr(D C_b) / 8, and the
+ * budget above becomes
+ *     bias(eps) ~= eps n beta [tr(D H) + n beta tr(D C_b)] / 8.
+ * tr(D C_b) is estimated where tr(D H) is, from the difference of the gradients of two
+ * independent minibatches (half its squared norm is unbiased). On noise-free regression it
+ * vanishes at w* and stays small; on a classifier every row's gradient is O(1) at w*, so
+ * n beta tr(C_b) ~ (n beta / b) tr(H) dominates (4x at n = 1e4, b = 256), which is why a rule
+ * without it let SGLD overshoot on classifiers.
+ *
  * STABILITY CAP (independent of lambda-hat). The budget above controls the SUM of the
  * directions' inflations relative to lambda; it says nothing about the stiffest single
  * direction, and ULA on a quadratic is stable only for eps (n beta lambda_max(H) + gamma) < 4.
@@ -55,6 +68,9 @@
  * the calibration never exceeds. A round that diverges also sets a ceiling (a quarter of its
  * step). lambda-hat is bounded by d/2 (true of every learning coefficient). So the step can
  * only rise on evidence measured at a smaller step, and the caps only tighten.
+ * RELAXATION. After the rounds, with `relaxations` > 0, the chain keeps moving for that many
+ * relaxation times R = 2 / (gamma eps) while the cap and the rule are re-measured every
+ * R / 16 steps; the step only falls (see step 4 in the code). This is the run's burn-in.
  * The pilot rounds double as burn-in: sampling starts from their final state. All of their
  * work (steps, L_n evaluations, probes) is counted in FGE.
  * One pilot's step is noisy (its lambda-hat and trace come from a few hundred steps of a chain
@@ -123,6 +139,13 @@ export interface CalibrateOptions {
   stabilityFactor?: number;
   /** Power iterations for lambda_max at w* (default 20). */
   powerIterations?: number;
+  /**
+   * After the rounds, keep moving the chain for this many relaxation times R = 2 / (gamma eps)
+   * (at the step as it is then re-measured; 0: no relaxation phase). See RELAXATION above.
+   */
+  relaxations?: number;
+  /** The relaxation phase never takes more steps than this (default: no limit). */
+  maxRelaxationSteps?: number;
 }
 
 export interface CalibrationRound {
@@ -130,6 +153,8 @@ export interface CalibrationRound {
   step_size: number;
   lambda_hat: number | null;
   trace_DH: number | null;
+  /** tr(D C_b), C_b the covariance of the kernel's minibatch gradient (0: full data). */
+  trace_DC: number | null;
   predicted_bias: number | null;
   /** Top eigenvalue of (D) H at the round's end (the stability re-check). */
   lambda_max: number;
@@ -159,6 +184,22 @@ export interface CalibrationReport {
   initial_step_size: number;
   predicted_bias: number | null;
   rounds: CalibrationRound[];
+  /** Blocks of the relaxation phase (the step re-measured as the chain relaxes). */
+  relaxation: RelaxationBlock[];
+  /** Steps taken in the relaxation phase. */
+  relaxation_steps: number;
+}
+
+/** One block of the relaxation phase. */
+export interface RelaxationBlock {
+  /** Steps of the relaxation phase done at the block's end. */
+  steps: number;
+  step_size: number;
+  lambda_hat: number | null;
+  trace_DH: number | null;
+  trace_DC: number | null;
+  lambda_max: number;
+  diverged: boolean;
 }
 
 const LN_POINTS = 5;
@@ -169,6 +210,8 @@ const POWER_ITERATIONS = 20;
 const RECHECK_ITERATIONS = 4;
 /** A lambda-hat growth with the step beyond this is not the Gaussian bias (a few %): test it. */
 const JUMP_RATIO = 1.5;
+/** The relaxation phase re-measures the step about this many times. */
+const RELAX_BLOCKS = 16;
 
 /** Hutchinson estimate of tr(diag(weights) H) at w from `probes` Rademacher probes. */
 export function hutchinsonTrace(
@@ -267,6 +310,31 @@ export function stepCalibration<S extends SamplerState>(
 }
 
 /**
+ * tr(diag(weights) C_b) at w, C_b the covariance of the gradient of the mean loss over a
+ * minibatch of `rows.length` rows drawn with replacement (the kernel's draw): half the squared
+ * (weighted) difference of the gradients of two independent minibatches, an unbiased estimate.
+ * 2 b / n FGE. `rows` is overwritten.
+ */
+export function minibatchNoiseTrace(
+  posterior: Posterior,
+  w: Float64Array,
+  weights: Float64Array | null,
+  rows: Int32Array,
+  key: Key,
+  scratch: { gp: Float64Array; gm: Float64Array; block: Uint32Array },
+): number {
+  const d = posterior.dim;
+  const { gp, gm, block } = scratch;
+  randintInto(foldIn(key, 0), rows, posterior.n, block);
+  posterior.lossAndGrad(w, gp, rows);
+  randintInto(foldIn(key, 1), rows, posterior.n, block);
+  posterior.lossAndGrad(w, gm, rows);
+  let s = 0;
+  for (let i = 0; i < d; i++) s += (weights ? weights[i]! : 1) * (gp[i]! - gm[i]!) ** 2;
+  return s / 2;
+}
+
+/**
  * Calibrates the step of `kernel` for one chain, moving the chain from ctx.init (see the module
  * comment); the kernel is left at the calibrated step and sampling continues from the state.
  */
@@ -283,12 +351,16 @@ export function calibrateStepSize<S extends SamplerState>(
   const batch = Math.min(n, o.probeRows ?? kernel.lastRows?.length ?? n);
   const rows = batch >= n ? undefined : new Int32Array(batch);
   const probeFge = (2 * (rows ? batch : n)) / n;
+  // The kernel's own minibatch (its gradient noise is what the noise term of the rule measures).
+  const kernelBatch = kernel.lastRows?.length ?? n;
+  const noiseRows = kernelBatch >= n ? undefined : new Int32Array(kernelBatch);
   const scratch = { wp: new Float64Array(d), gp: new Float64Array(d), gm: new Float64Array(d), block: new Uint32Array(2) };
   const weights = new Float64Array(d);
   const stepKeyBase = foldIn(o.key, 1);
   const probeKeyBase = foldIn(o.key, 2);
   const kappa = o.stabilityFactor ?? STABILITY_FACTOR;
   const powerIters = o.powerIterations ?? POWER_ITERATIONS;
+  const biasFactor = o.biasFactor ?? 1;
   let fge = 0;
 
   // 1. Curvature at w*: the top eigenvalue (stability) and the trace (a first step at which
@@ -326,58 +398,41 @@ export function calibrateStepSize<S extends SamplerState>(
   let ceiling = Number.POSITIVE_INFINITY;
   let prev: { eps: number; lam: number } | null = null;
   let suspect: { eps: number; lam: number } | null = null;
-  for (let r = 0; r < maxRounds && (converged < o.rounds || stepsTaken < minSteps); r++) {
-    converged++;
-    kernel.copyState(state, backup);
-    kernel.stepSize = eps;
-    const roundKey = foldIn(stepKeyBase, r);
-    let lamSum = 0;
-    let trSum = 0;
-    let cnt = 0;
-    let diverged = false;
-    for (let t = 0; t < o.roundSteps; t++) {
-      const out = kernel.step(state, foldInInto(roundKey, t, stepKey, scratch.block));
-      state = out.state;
-      fge += out.info.fge;
-      stepsTaken++;
-      if (t < half || (t - half + 1) % lnEvery !== 0) continue;
-      const Ln = posterior.lossAt(state.position);
-      fge += 1;
-      if (!Number.isFinite(Ln)) {
-        diverged = true;
-        break;
-      }
-      const pk = foldIn(foldIn(probeKeyBase, r + 1), t);
-      if (rows) randintInto(foldIn(pk, 1), rows, n, scratch.block);
-      for (let i = 0; i < d; i++) weights[i] = kernel.stepSizes[i]! / eps;
-      trSum += hutchinsonTrace(posterior, state.position, weights, rows, o.probes, foldIn(pk, 2), scratch);
-      fge += o.probes * probeFge;
-      lamSum += posterior.llcOf(Ln);
-      cnt++;
-    }
-    let finite = !diverged;
-    for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
-    if (!finite) {
-      history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, predicted_bias: null, lambda_max: lamMax, diverged: true });
-      kernel.copyState(backup, state);
-      // Never return to a step that diverged.
-      ceiling = Math.min(ceiling, eps / 4);
-      eps /= 10;
-      converged--; // a restart does not use up a round
-      continue;
-    }
-    // 2. Re-check the stability bound where the pilot went: away from w* the curvature of a
-    //    ReLU net (or of a w* that is not a minimum) differs, and the cap keeps the largest
-    //    seen. Warm-started from the last eigenvector, so a few iterations suffice.
+
+  /** The kernel's per-coordinate steps relative to eps (D), into `weights`; returns max D_i. */
+  const loadWeights = (): number => {
     let wMax = 0;
     for (let i = 0; i < d; i++) {
       weights[i] = kernel.stepSizes[i]! / eps;
       if (weights[i]! > wMax) wMax = weights[i]!;
     }
+    return wMax;
+  };
+  /** lambda-hat, tr(D H) and tr(D C_b) at the chain's position (adds to the sums). */
+  const sums = { lam: 0, tr: 0, noise: 0, cnt: 0 };
+  const measure = (pk: Key): boolean => {
+    const Ln = posterior.lossAt(state.position);
+    fge += 1;
+    if (!Number.isFinite(Ln)) return false;
+    if (rows) randintInto(foldIn(pk, 1), rows, n, scratch.block);
+    loadWeights();
+    sums.tr += hutchinsonTrace(posterior, state.position, weights, rows, o.probes, foldIn(pk, 2), scratch);
+    fge += o.probes * probeFge;
+    if (noiseRows) {
+      sums.noise += minibatchNoiseTrace(posterior, state.position, weights, noiseRows, foldIn(pk, 3), scratch);
+      fge += (2 * kernelBatch) / n;
+    }
+    sums.lam += posterior.llcOf(Ln);
+    sums.cnt++;
+    return true;
+  };
+  /** The stability re-check at the chain's position (see 2. below); returns the eigenvalue. */
+  const recheck = (salt: number): number => {
+    const wMax = loadWeights();
     // Start from the last eigenvector plus a fresh random direction of equal length: the old
     // vector alone can sit in an invariant subspace that misses a direction that stiffened
     // (exactly so when the curvature at w* is zero along it).
-    normalInto(foldIn(foldIn(o.key, 4), r), scratch.gm, scratch.block);
+    normalInto(foldIn(foldIn(o.key, 4), salt), scratch.gm, scratch.block);
     let vn = 0;
     let zn = 0;
     for (let i = 0; i < d; i++) {
@@ -391,17 +446,69 @@ export function calibrateStepSize<S extends SamplerState>(
     fge += 2 * RECHECK_ITERATIONS;
     if (lamHere > lamMax) lamMax = lamHere;
     cap = Math.min(cap, stabilityCap(kappa, nBeta, gamma, lamHere, wMax));
+    return lamHere;
+  };
+  /** The step the rule wants from a measurement (lam, tr(D H), tr(D C_b)) taken at eps. */
+  const ruleStep = (lam: number, tr: number, noise: number): { wanted: number; predicted: number | null } => {
+    // Gradient noise adds eps^2 (n beta)^2 C_b / 4 to the injected eps per step: the same
+    // inflation as a curvature n beta tr(D C_b) (see MINIBATCH NOISE above).
+    const load = tr + nBeta * Math.max(noise, 0);
+    const pred = lam > 0 && load > 0 ? (biasFactor * eps * nBeta * load) / (8 * lam) : null;
+    if (pred !== null) return { wanted: (eps * o.targetBias) / pred, predicted: pred };
+    // lambda-hat <= 0 (w* is not a minimum, or too few draws): fall back to bounding every
+    // direction's own inflation, eps k_j / 4 <= target_bias with k_j <= n beta tr(D H).
+    if (load > 0) return { wanted: (4 * o.targetBias) / (biasFactor * nBeta * load), predicted: null };
+    return { wanted: eps, predicted: null }; // no information: keep eps (within the bounds)
+  };
 
-    const lamRaw = cnt > 0 ? lamSum / cnt : Number.NaN;
+  for (let r = 0; r < maxRounds && (converged < o.rounds || stepsTaken < minSteps); r++) {
+    converged++;
+    kernel.copyState(state, backup);
+    kernel.stepSize = eps;
+    const roundKey = foldIn(stepKeyBase, r);
+    sums.lam = sums.tr = sums.noise = sums.cnt = 0;
+    let diverged = false;
+    for (let t = 0; t < o.roundSteps; t++) {
+      const out = kernel.step(state, foldInInto(roundKey, t, stepKey, scratch.block));
+      state = out.state;
+      fge += out.info.fge;
+      stepsTaken++;
+      if (t < half || (t - half + 1) % lnEvery !== 0) continue;
+      if (!measure(foldIn(foldIn(probeKeyBase, r + 1), t))) {
+        diverged = true;
+        break;
+      }
+    }
+    let finite = !diverged;
+    for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
+    if (!finite) {
+      history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, trace_DC: null, predicted_bias: null, lambda_max: lamMax, diverged: true });
+      kernel.copyState(backup, state);
+      // Never return to a step that diverged.
+      ceiling = Math.min(ceiling, eps / 4);
+      eps /= 10;
+      converged--; // a restart does not use up a round
+      continue;
+    }
+    // 2. Re-check the stability bound where the pilot went: away from w* the curvature of a
+    //    ReLU net (or of a w* that is not a minimum) differs, and the cap keeps the largest
+    //    seen. Warm-started from the last eigenvector, so a few iterations suffice.
+    const lamHere = recheck(r);
+
+    const { cnt } = sums;
+    const lamRaw = cnt > 0 ? sums.lam / cnt : Number.NaN;
     // lambda <= d/2 for every learning coefficient: a larger lambda-hat is step (or drift) error.
     const lam = Math.min(lamRaw, d / 2);
-    const tr = cnt > 0 ? trSum / cnt : Number.NaN;
-    predicted = lam > 0 && tr > 0 ? ((o.biasFactor ?? 1) * eps * nBeta * tr) / (8 * lam) : null;
+    const tr = cnt > 0 ? sums.tr / cnt : Number.NaN;
+    const noise = cnt > 0 ? sums.noise / cnt : Number.NaN;
+    const rule = ruleStep(lam, tr, noise);
+    predicted = rule.predicted;
     const round: CalibrationRound = {
       round: r,
       step_size: eps,
       lambda_hat: Number.isFinite(lamRaw) ? lamRaw : null,
       trace_DH: Number.isFinite(tr) ? tr : null,
+      trace_DC: Number.isFinite(noise) ? noise : null,
       predicted_bias: predicted,
       lambda_max: lamHere,
       diverged: false,
@@ -431,28 +538,82 @@ export function calibrateStepSize<S extends SamplerState>(
     }
     if (Number.isFinite(lam)) prev = { eps, lam };
 
-    let wanted: number;
-    if (predicted !== null) wanted = (eps * o.targetBias) / predicted;
-    else if (tr > 0) {
-      // lambda-hat <= 0 (w* is not a minimum, or too few draws): fall back to bounding every
-      // direction's own inflation, eps k_j / 4 <= target_bias with k_j <= n beta tr(D H).
-      wanted = (4 * o.targetBias) / (nBeta * tr);
-    } else wanted = eps; // no information this round: keep eps (within the bounds below)
-    const next = Math.min(4 * eps, Math.max(eps / 16, wanted), ceiling, cap);
+    const next = Math.min(4 * eps, Math.max(eps / 16, rule.wanted), ceiling, cap);
     const moved = Math.abs(next / eps - 1);
     eps = next;
     if (moved < 0.15 && r >= 1 && stepsTaken >= minSteps) break;
   }
   eps = Math.min(eps, cap, ceiling);
+
+  // 4. RELAXATION. Started at w*, a chain on a singular target drifts out along the valley of
+  //    the localiser over ~R = 2 / (gamma eps) steps, and there the curvature is larger than at
+  //    w* (on a 5-8-9-6-12 DLN: lambda_max 8.6 at w*, 47-184 along the relaxed chain), so a step
+  //    calibrated near w* is too large for the chain it will sample. The chain keeps moving in
+  //    blocks; after each, the stability cap and the bias rule are re-measured where it is, and
+  //    the step only falls (no feedback from a noisy block can raise it). The phase lasts
+  //    `relaxations` R at the step as it then is, so it lengthens when the step falls.
+  const relaxation: RelaxationBlock[] = [];
+  let relaxSteps = 0;
+  const relaxR = o.relaxations ?? 0;
+  const relaxMax = o.maxRelaxationSteps ?? Number.POSITIVE_INFINITY;
+  for (let b = 0; relaxR > 0 && relaxSteps < Math.min(relaxMax, (relaxR * 2) / (gamma * eps)); b++) {
+    const target = Math.min(relaxMax, (relaxR * 2) / (gamma * eps));
+    const blockSteps = Math.max(o.roundSteps, Math.ceil(target / RELAX_BLOCKS));
+    const measureEvery = Math.max(1, Math.floor(blockSteps / LN_POINTS));
+    kernel.copyState(state, backup);
+    kernel.stepSize = eps;
+    const blockKey = foldIn(foldIn(stepKeyBase, 1_000_000), b);
+    sums.lam = sums.tr = sums.noise = sums.cnt = 0;
+    let diverged = false;
+    for (let t = 0; t < blockSteps; t++) {
+      const out = kernel.step(state, foldInInto(blockKey, t, stepKey, scratch.block));
+      state = out.state;
+      fge += out.info.fge;
+      if ((t + 1) % measureEvery !== 0) continue;
+      if (!measure(foldIn(foldIn(probeKeyBase, 1_000_000 + b), t))) {
+        diverged = true;
+        break;
+      }
+    }
+    let finite = !diverged;
+    for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
+    if (!finite) {
+      relaxation.push({ steps: relaxSteps, step_size: eps, lambda_hat: null, trace_DH: null, trace_DC: null, lambda_max: lamMax, diverged: true });
+      kernel.copyState(backup, state);
+      ceiling = Math.min(ceiling, eps / 4);
+      eps /= 10;
+      continue;
+    }
+    relaxSteps += blockSteps;
+    const lamHere = recheck(1_000_000 + b);
+    const { cnt } = sums;
+    const lamRaw = cnt > 0 ? sums.lam / cnt : Number.NaN;
+    const lam = Math.min(lamRaw, d / 2);
+    const tr = cnt > 0 ? sums.tr / cnt : Number.NaN;
+    const noise = cnt > 0 ? sums.noise / cnt : Number.NaN;
+    const rule = ruleStep(lam, tr, noise);
+    relaxation.push({
+      steps: relaxSteps,
+      step_size: eps,
+      lambda_hat: Number.isFinite(lamRaw) ? lamRaw : null,
+      trace_DH: Number.isFinite(tr) ? tr : null,
+      trace_DC: Number.isFinite(noise) ? noise : null,
+      lambda_max: lamHere,
+      diverged: false,
+    });
+    if (rule.predicted !== null) predicted = rule.predicted;
+    eps = Math.min(eps, Math.max(eps / 4, rule.wanted), cap, ceiling);
+  }
   kernel.stepSize = eps;
   const last = history[history.length - 1];
+  const lastStep = relaxation.length > 0 ? relaxation[relaxation.length - 1]!.step_size : last?.step_size;
   return {
     params: { stepSize: eps },
     state,
     fge,
     report: {
       rule:
-        'eps = min(8 target_bias lambda / (n beta tr(D H)), kappa / (n beta lambda_max + gamma)) (Gaussian ULA bias budget, ULA stability cap; see calibrate.ts)',
+        'eps = min(8 target_bias lambda / (n beta [tr(D H) + n beta tr(D C_b)]), kappa / (n beta lambda_max + gamma)), re-measured while the chain relaxes (Gaussian ULA bias budget with minibatch noise, ULA stability cap; see calibrate.ts)',
       target_bias: o.targetBias,
       trace_H_at_wstar: tr0,
       lambda_max_at_wstar: lamMax0,
@@ -462,8 +623,10 @@ export function calibrateStepSize<S extends SamplerState>(
       eps_a_max: eps * (nBeta * lamMax + gamma),
       step_ceiling: Number.isFinite(ceiling) ? ceiling : null,
       initial_step_size: initialEps,
-      predicted_bias: last && last.predicted_bias !== null && last.step_size > 0 ? (last.predicted_bias * eps) / last.step_size : null,
+      predicted_bias: predicted !== null && lastStep !== undefined && lastStep > 0 ? (predicted * eps) / lastStep : null,
       rounds: history,
+      relaxation,
+      relaxation_steps: relaxSteps,
     },
   };
 }

@@ -30,6 +30,10 @@
  * 10k steps with half burnt kept steps 5k-10k, inside that transient (+10.5%). A fixed step
  * count cannot be right for every target because R scales with 1 / eps. Auto: burn-in
  * `burn_in_relaxations` R, then `kept_relaxations` R recorded, capped at `max_steps`.
+ * With `step_size: auto` the burn-in is the calibration's relaxation phase (calibrate.ts): the
+ * chain relaxes at its own step while the step is re-measured (the curvature along the relaxed
+ * valley is larger than at w*: a step calibrated at w* gave +38% on a 5-8-9-6-12 DLN), so after
+ * the chains' steps are pooled only a short settling (`SETTLE_RELAXATIONS` R) is discarded.
  * `eval_every: auto` records ~500 rows per chain (L_n is correlated over ~R steps, so more
  * frequent evaluation costs full-data passes and buys little).
  *
@@ -58,8 +62,8 @@ export const sgldSchema = z
     /** auto: about `ROWS_PER_CHAIN` recorded rows per chain. */
     eval_every: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
     /** steps: auto: burn-in and recorded length in relaxation times R = 2 / (gamma eps). */
-    burn_in_relaxations: z.number().gt(0).default(0.75),
-    kept_relaxations: z.number().gt(0).default(2),
+    burn_in_relaxations: z.number().gt(0).default(0.25),
+    kept_relaxations: z.number().gt(0).default(1),
     /** steps: auto never exceeds this (then burn-in and kept shrink in proportion). */
     max_steps: z.number().int().min(2).default(400_000),
     batch_size: z.number().int().min(1).default(256),
@@ -242,11 +246,21 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared {
       probes: cfg.calibration_probes,
       minSteps: cfg.precond === 'none' ? 0 : Math.ceil(3 / (1 - cfg.beta2)),
       biasFactor: cfg.precond === 'adam' ? (1 + cfg.beta1) / (1 - cfg.beta1) : 1,
+      // steps: auto: the burn-in happens here, at a step re-measured as the chain relaxes.
+      ...(cfg.steps === 'auto' && cfg.warmup === null
+        ? { relaxations: cfg.burn_in_relaxations, maxRelaxationSteps: Math.ceil((cfg.max_steps * cfg.burn_in_relaxations) / (cfg.burn_in_relaxations + cfg.kept_relaxations)) }
+        : {}),
     })(ctx);
     prepared = {
       kernel,
       state: cal.state,
-      tuned: { step_size: cal.params.stepSize, step_size_source: 'calibrated', localizer_gamma: posterior.gamma, calibration: toJsonObject(cal.report) },
+      tuned: {
+        step_size: cal.params.stepSize,
+        step_size_source: 'calibrated',
+        localizer_gamma: posterior.gamma,
+        relaxed_in_calibration: cal.report.relaxation_steps > 0,
+        calibration: toJsonObject(cal.report),
+      },
       fge: cal.fge,
     };
   }
@@ -281,7 +295,8 @@ function shareSgld(tuned: readonly TunedValues[]): SharedTuning {
   }
   const caps = tuned.map(stabilityCapOf).filter((c): c is number => c !== null);
   const step = Math.min(medianStep(steps), ...caps);
-  return { step_size: step, localizer_gamma: gamma, chains: steps.length };
+  const relaxed = tuned.every((t) => t.relaxed_in_calibration === true);
+  return { step_size: step, localizer_gamma: gamma, chains: steps.length, relaxed_in_calibration: relaxed };
 }
 
 /** Puts a chain's kernel on the run's step; the chain's final tuned values. */
@@ -354,6 +369,13 @@ export function quadraticAdamSgldLambda(s: { nBeta: number; gamma: number; beta1
   return total;
 }
 
+/**
+ * Burn-in after the chains' steps are pooled, in R, when the calibration already relaxed the
+ * chains: a chain moving to the (median) run step from its own re-settles in its stiff
+ * directions (~1 / (eps k) steps, far below R), not along the valley.
+ */
+export const SETTLE_RELAXATIONS = 0.05;
+
 /** Recorded rows per chain that `eval_every: auto` aims at. */
 export const ROWS_PER_CHAIN = 500;
 
@@ -375,8 +397,9 @@ export function sgldSchedule(cfg: ScheduleConfig, shared?: SharedTuning): Schedu
   let burnIn: number;
   if (cfg.steps === 'auto') {
     const max = cfg.max_steps ?? 400_000;
-    const burnR = cfg.burn_in_relaxations ?? 0.75;
-    const keptR = cfg.kept_relaxations ?? 2;
+    const relaxed = shared?.relaxed_in_calibration === true;
+    const burnR = relaxed ? SETTLE_RELAXATIONS : (cfg.burn_in_relaxations ?? 0.25);
+    const keptR = cfg.kept_relaxations ?? 1;
     const eps = Number(shared?.step_size);
     const gamma = Number(shared?.localizer_gamma);
     // Provisional (no step yet): as if R filled max_steps exactly.

@@ -1,0 +1,160 @@
+/**
+ * `validate --suite dln-wide`: default SGLD on random deep linear networks it was never tuned
+ * on. Each case is drawn from its own key (seed, case): 2-5 layers, every width uniform in
+ * 3..20, the teacher's rank uniform in 0..min(width), n log-uniform in 1e3..1e5; the teacher is
+ * w*, x ~ N(0, I), labels noise-free, truth Aoyagi's lambda (posterior/truth.ts). The pass bar
+ * is 10% of lambda for every case. Cases run in this process (--threads 1) or in child
+ * processes, one case each, so every case's CPU seconds are its own.
+ */
+import { fork } from 'node:child_process';
+import { keyAt, uniform } from '../rng/index.js';
+import { taskEntryFile } from './case-entry.js';
+import { dlnLearningCoefficient } from '../posterior/truth.js';
+import { parseContract, validationCaseReply, type ValidationCaseJob } from '../contracts/index.js';
+import type { EngineImpl } from '../engine/types.js';
+import { runDlnJob, type CaseResult } from './suite.js';
+
+export interface WideDlnCase {
+  index: number;
+  name: string;
+  widths: number[];
+  rank: number;
+  n: number;
+  /** Seeds of the teacher and the data (derived from the suite seed and the case index). */
+  teacherSeed: number;
+  dataSeed: number;
+  truth: number;
+  d: number;
+}
+
+/** A salt that keeps the family's draws apart from every other use of the suite seed. */
+const FAMILY_STREAM = 0x64_6c_6e; // "dln"
+
+export const WIDE_RANGES = { layers: [2, 5], width: [3, 20], logN: [3, 5] } as const;
+
+/** The `count` cases of the family for `seed` (case i depends on (seed, i) only). */
+export function dlnWideCases(count: number, seed: number): WideDlnCase[] {
+  const out: WideDlnCase[] = [];
+  for (let i = 0; i < count; i++) {
+    const u = uniform(keyAt(seed, FAMILY_STREAM, i), 32);
+    let j = 0;
+    const next = (): number => u[j++]!;
+    const [l0, l1] = WIDE_RANGES.layers;
+    const layers = l0 + Math.floor(next() * (l1 - l0 + 1));
+    const [w0, w1] = WIDE_RANGES.width;
+    const widths = Array.from({ length: layers + 1 }, () => w0 + Math.floor(next() * (w1 - w0 + 1)));
+    const minWidth = Math.min(...widths);
+    const rank = Math.floor(next() * (minWidth + 1));
+    const [g0, g1] = WIDE_RANGES.logN;
+    const n = Math.round(10 ** (g0 + next() * (g1 - g0)));
+    const truth = dlnLearningCoefficient(widths, rank);
+    out.push({
+      index: i,
+      name: `${widths.join('-')} r${rank} n${n}`,
+      widths,
+      rank,
+      n,
+      teacherSeed: 1_000_003 * (seed + 1) + 2 * i,
+      dataSeed: 1_000_003 * (seed + 1) + 2 * i + 1,
+      truth: truth.lambda,
+      d: truth.d,
+    });
+  }
+  return out;
+}
+
+/**
+ * Runs `jobs` with at most `threads` at once: in this process when threads <= 1 (`run`), else
+ * each in a child process of its own (case-child.ts). Results in job order.
+ */
+export async function runJobs(
+  jobs: readonly ValidationCaseJob[],
+  threads: number,
+  run: (job: ValidationCaseJob) => Promise<CaseResult>,
+  onDone?: (r: CaseResult, index: number) => void,
+): Promise<CaseResult[]> {
+  const results: CaseResult[] = new Array<CaseResult>(jobs.length);
+  if (threads <= 1) {
+    for (const [i, job] of jobs.entries()) {
+      results[i] = await run(job);
+      onDone?.(results[i]!, i);
+    }
+    return results;
+  }
+  let nextJob = 0;
+  const entry = taskEntryFile();
+  const inChild = (i: number): Promise<CaseResult> =>
+    new Promise<CaseResult>((resolve, reject) => {
+      const child = fork(entry.file, [], { execArgv: entry.execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      let replied = false;
+      child.on('message', (raw: unknown) => {
+        replied = true;
+        try {
+          const reply = parseContract(validationCaseReply, raw, `validation case ${i} (${jobs[i]!.name})`, 'reply');
+          if (reply.ok) resolve(reply.result);
+          else reject(new Error(`validation case ${i} (${jobs[i]!.name}) failed: ${reply.error}`));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        child.disconnect();
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        if (!replied) reject(new Error(`validation case ${i} (${jobs[i]!.name}): its process exited with code ${code} before replying`));
+      });
+      child.send(jobs[i]);
+    });
+  const lane = async (): Promise<void> => {
+    while (nextJob < jobs.length) {
+      const i = nextJob++;
+      results[i] = await inChild(i);
+      onDone?.(results[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(threads, jobs.length) }, lane));
+  return results;
+}
+
+export interface DlnWideOptions {
+  sampler: string;
+  overrides?: Record<string, unknown>;
+  /** Number of networks (default 30). */
+  cases?: number;
+  seed?: number;
+  chains?: number;
+  /** Cases run at once, each in a process of its own (1: in this process). */
+  threads?: number;
+  impl?: EngineImpl;
+  onCase?: (r: CaseResult, index: number) => void;
+}
+
+export function dlnWideJobs(o: DlnWideOptions): ValidationCaseJob[] {
+  return dlnWideCases(o.cases ?? 30, o.seed ?? 0).map((c) => ({
+    kind: 'dln' as const,
+    widths: c.widths,
+    rank: c.rank,
+    n: c.n,
+    teacherSeed: c.teacherSeed,
+    dataSeed: c.dataSeed,
+    name: c.name,
+    sampler: o.sampler,
+    overrides: o.overrides ?? {},
+    chains: o.chains ?? 4,
+    seed: o.seed ?? 0,
+    ...(o.impl ? { impl: o.impl } : {}),
+  }));
+}
+
+export async function runDlnWide(o: DlnWideOptions): Promise<CaseResult[]> {
+  return runJobs(dlnWideJobs(o), o.threads ?? 1, (job) => (job.kind === 'dln' ? runDlnJob(job) : Promise.reject(new Error('not a DLN case'))), o.onCase);
+}
+
+/** Worst and median |relative error|, and the CPU seconds, of a set of rows. */
+export function errorSummary(rows: readonly CaseResult[]): { worst: CaseResult | undefined; median_abs_error: number; cpu_s: number; passed: number } {
+  const abs = rows.map((r) => Math.abs(r.rel_error)).sort((a, b) => a - b);
+  const m = abs.length >> 1;
+  const median = abs.length === 0 ? Number.NaN : abs.length % 2 ? abs[m]! : (abs[m - 1]! + abs[m]!) / 2;
+  let worst: CaseResult | undefined;
+  for (const r of rows) if (!worst || !(Math.abs(r.rel_error) <= Math.abs(worst.rel_error))) worst = r;
+  return { worst, median_abs_error: median, cpu_s: rows.reduce((s, r) => s + r.cpu_s, 0), passed: rows.filter((r) => r.pass).length };
+}
