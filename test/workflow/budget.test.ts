@@ -80,6 +80,9 @@ describe('time_budget of a workflow', () => {
 `);
     expect(exp.time_budget).toBe(3);
     const home = mkdtempSync(join(tmpdir(), 'lh-wfbudget-'));
+    // The target is built first, so the workflow reuses it and its 3 s go to sampling: on a loaded
+    // machine the build alone could outlast the budget, and HMC would then never start.
+    await buildTask({ kind: 'build', home, target: exp.targets[0]!.config });
     const t0 = Date.now();
     const r = await runWorkflow({ experiment: exp, card: loadCard('local-threads', ['max_workers=1']), home, progress: 'silent' });
     expect(Date.now() - t0).toBeLessThan(30_000);
