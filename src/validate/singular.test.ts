@@ -120,4 +120,12 @@ describe('singular case verdicts (n = 2000)', () => {
     expect(Math.abs(r.lambda_hat - r.truth)).toBeGreaterThan(r.tolerance!);
     expect(r.pass).toBe(false);
   }, 30_000);
+
+  it('a preconditioned chain thrown far out in calibration is restarted, not left there', async () => {
+    // At w* = 0 the crossing's Hessian vanishes, so the first pilot step is 1 / gamma; RMSProp
+    // normalises the huge gradient out there, so the position stays finite (lambda-hat was
+    // ~1e12 in every chain). The calibration now treats lambda-hat > 4 d/2 as divergence.
+    const r = await runSingularJob({ ...job('rmsprop_sgld', 0, { steps: 2000, eval_every: 10 }), chains: 2 });
+    for (const c of r.per_chain) expect(c, 'a chain mean').toBeLessThan(r.d / 2);
+  }, 30_000);
 });
