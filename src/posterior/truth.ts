@@ -319,17 +319,27 @@ export function normalCrossingPosteriorLlc(s: { exponents: readonly [number, num
   const c = (s.nBeta * s.scale) / 2;
   const g = s.gamma;
   const L = 12 / Math.sqrt(g);
+  // Even in w2: integrate [0, L]. The outer integrand changes on the scale s0 = c^(-1/(2 k2))
+  // (where u = c w2^(2 k2) reaches 1) and then decays like a power of w2 out to the localiser's
+  // scale, so a uniform grid either misses s0 at large n beta or wastes points: Simpson on
+  // geometric panels [0, s0/16], then each panel twice as long as the last, up to L.
+  const s0 = Math.min(L, c > 0 ? c ** (-1 / (2 * k2)) : L);
+  const edges = [0];
+  for (let e = s0 / 16; e < L; e *= 2) edges.push(e);
+  edges.push(L);
+  const per = 128;
   let num = 0;
   let den = 0;
-  // Even in w2: integrate [0, L] with Simpson over the outer variable.
-  const intervals = 6000;
-  const h = L / intervals;
-  for (let i = 0; i <= intervals; i++) {
-    const w2 = i * h;
-    const weight = (i === 0 || i === intervals ? 1 : i % 2 === 1 ? 4 : 2) * Math.exp(-0.5 * g * w2 * w2);
-    const { Z, M } = powerMoments(c * w2 ** (2 * k2), 2 * k1, g, 600);
-    num += weight * M;
-    den += weight * Z;
+  for (let p = 0; p + 1 < edges.length; p++) {
+    const a = edges[p]!;
+    const h = (edges[p + 1]! - a) / per;
+    for (let i = 0; i <= per; i++) {
+      const w2 = a + i * h;
+      const weight = h * (i === 0 || i === per ? 1 : i % 2 === 1 ? 4 : 2) * Math.exp(-0.5 * g * w2 * w2);
+      const { Z, M } = powerMoments(c * w2 ** (2 * k2), 2 * k1, g, 600);
+      num += weight * M;
+      den += weight * Z;
+    }
   }
   return num / den;
 }

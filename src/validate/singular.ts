@@ -74,7 +74,7 @@ function parseTarget(t: Record<string, unknown>): SingularTarget {
 }
 
 /** Labels y ~ N(0, I) projected off the column span of X ([n, M]): X^T Y = 0. */
-function orthogonalNoise(X: Float64Array, n: number, M: number, N: number, seed: number): Float64Array {
+export function orthogonalNoise(X: Float64Array, n: number, M: number, N: number, seed: number): Float64Array {
   const Y = normalInto(keyAt(seed, Stream.noise), new Float64Array(n * N));
   // Gram-Schmidt on X's columns (M << n), then subtract each label column's projections.
   const Q: Float64Array[] = [];

@@ -210,6 +210,8 @@ const POWER_ITERATIONS = 20;
 const RECHECK_ITERATIONS = 4;
 /** A lambda-hat growth with the step beyond this is not the Gaussian bias (a few %): test it. */
 const JUMP_RATIO = 1.5;
+/** lambda-hat above this many times d/2 is divergence (see `runaway`). */
+const RUNAWAY = 4;
 /** The relaxation phase re-measures the step about this many times. */
 const RELAX_BLOCKS = 16;
 
@@ -426,6 +428,16 @@ export function calibrateStepSize<S extends SamplerState>(
     sums.cnt++;
     return true;
   };
+  /**
+   * A block whose lambda-hat exceeds RUNAWAY d/2 left the posterior's bulk: every learning
+   * coefficient is <= d/2, and a stable step inflates it by a few %. This is divergence that
+   * stays finite: a preconditioned kernel (RMSProp, Adam) normalises the huge gradient out
+   * there, so its position never overflows, and without this check the calibration would keep
+   * shrinking the step from a chain stranded far from w*. Measured on the normal crossing
+   * (1, 2) (w* = 0, where the Hessian vanishes, so the first step is 1 / gamma): RMSProp-SGLD's
+   * first round gave lambda-hat 3e12, and every later round stayed there.
+   */
+  const runaway = (): boolean => sums.cnt > 0 && sums.lam / sums.cnt > (RUNAWAY * d) / 2;
   /** The stability re-check at the chain's position (see 2. below); returns the eigenvalue. */
   const recheck = (salt: number): number => {
     const wMax = loadWeights();
@@ -479,7 +491,7 @@ export function calibrateStepSize<S extends SamplerState>(
         break;
       }
     }
-    let finite = !diverged;
+    let finite = !diverged && !runaway();
     for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
     if (!finite) {
       history.push({ round: r, step_size: eps, lambda_hat: null, trace_DH: null, trace_DC: null, predicted_bias: null, lambda_max: lamMax, diverged: true });
@@ -575,7 +587,7 @@ export function calibrateStepSize<S extends SamplerState>(
         break;
       }
     }
-    let finite = !diverged;
+    let finite = !diverged && !runaway();
     for (let i = 0; i < d && finite; i++) finite = Number.isFinite(state.position[i]!);
     if (!finite) {
       relaxation.push({ steps: relaxSteps, step_size: eps, lambda_hat: null, trace_DH: null, trace_DC: null, lambda_max: lamMax, diverged: true });
