@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { resolveTargetObject, targetIdOf } from '../config/experiment.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadExperiment, resolveTargetObject, targetIdOf } from '../config/experiment.js';
 import { layerLayout } from '../engine/spec.js';
 import { generateData } from './data.js';
 import { initParams, studentSpec } from './networks.js';
@@ -50,5 +53,14 @@ describe('model init', () => {
     // layer (the Python system's base teacher: var ~ 1e-3, below its noise variance 0.01).
     expect(vHe).toBeGreaterThan(0.1);
     expect(vUni).toBeLessThan(0.01);
+  });
+
+  it('an experiment file sets it in a target override (a Python file\'s init: he is read as he)', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'lh-init-')), 'exp.yaml');
+    writeFileSync(f, 'experiment: i\ntargets:\n  - {model: base, data: base, teacher: _null, seed: 43, overrides: {model: {init: uniform}}}\n'
+      + '  - {model: base, data: base, teacher: _null, seed: 43, overrides: {model: {init: he}}}\nsamplers:\n  - {name: hmc}\n');
+    const exp = loadExperiment(f);
+    expect(exp.targets[0]!.config.model).toMatchObject({ init: 'uniform' });
+    expect(exp.targets[1]!.config.model).not.toHaveProperty('init');
   });
 });
