@@ -100,7 +100,11 @@ const DATA_RULES: Readonly<Record<string, Rule>> = {
 };
 
 const MODEL_RULES: Readonly<Record<string, Rule>> = {
-  init: noEffect(`no effect (${PY_IGNORED} too): students start from He-normal (relu, gelu) or LeCun-normal (tanh, identity) weights`, isNull),
+  // lambda-hat's own key (he | uniform); the Python system ignored it and always built Equinox's
+  // uniform Linear init, which `init: uniform` reproduces.
+  init: (v) => v === 'he' || v === 'uniform'
+    ? { map: ['init'], value: v, note: v === 'he' ? 'He-normal weights, zero biases (the Python system ignored this key: its networks had the uniform init)' : 'weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as the Python system built them' }
+    : noEffect(`no effect (${PY_IGNORED} too): init is he (default) or uniform here`, isNull)(v, {}),
   skip_connections: noEffect(
     `no effect (${PY_IGNORED} too: its network builder never received it): the MLP has no skip connections`,
     (v) => v === false || v === null,

@@ -174,7 +174,7 @@ export function resolveModel(layers: Layered<ModelSection>, ctx: Ctx): ModelConf
     return { family, in_dim, out_dim, widths };
   }
   if (m.dim !== undefined) throw ctx.source.error([...path, 'dim'], "'dim' applies only to family quadratic");
-  return {
+  const out: MlpModelConfig = {
     family: 'mlp',
     in_dim,
     out_dim,
@@ -183,6 +183,10 @@ export function resolveModel(layers: Layered<ModelSection>, ctx: Ctx): ModelConf
     bias: m.bias ?? true,
     layernorm: m.layernorm ?? false,
   };
+  // He is the default and is left out of the resolved config, so targets built before the
+  // key existed keep their ids.
+  if ((m.init ?? 'he') !== 'he') out.init = m.init as 'uniform';
+  return out;
 }
 
 export function resolveData(d: Given<DataSection>, model: ModelConfig, ctx: Ctx): DataConfig {

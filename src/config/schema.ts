@@ -15,6 +15,8 @@ import { ACTIVATIONS, DTYPES } from '../engine/types.js';
 // The vocabulary of a resolved target is the build stage's contract.
 import { MODEL_FAMILIES, NOISE_MODELS, OPTIMIZERS, X_DISTS } from '../contracts/target.js';
 
+/** Initialisations of an MLP student and teacher (see contracts/target.ts mlpModelConfig.init). */
+export const MLP_INITS = ['he', 'uniform'] as const;
 export { ACTIVATIONS, DTYPES, MODEL_FAMILIES, NOISE_MODELS, OPTIMIZERS, X_DISTS };
 
 const posInt = z.number().int().positive();
@@ -34,6 +36,8 @@ export const modelSection = z.strictObject({
   activation: z.enum(ACTIVATIONS).nullish(),
   bias: z.boolean().nullish(),
   layernorm: z.boolean().nullish(),
+  /** Initialisation of the student and an MLP teacher: he (default) or uniform (Equinox's and PyTorch's Linear default). */
+  init: z.enum(MLP_INITS).nullish(),
   /** Width of every hidden layer when neither widths nor target_params is given (the Python system's fallback). */
   hidden: posInt.nullish(),
   /** Quadratic family: the number of parameters. */

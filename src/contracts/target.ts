@@ -32,6 +32,13 @@ export const mlpModelConfig = z.strictObject({
   activation: z.enum(ACTIVATIONS),
   bias: z.boolean(),
   layernorm: z.boolean(),
+  /**
+   * Initialisation of the student and of an MLP teacher: absent = He normal weights
+   * (variance 2 / fan_in for relu and gelu, 1 / fan_in otherwise) and zero biases; `uniform` =
+   * weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of Equinox's and
+   * PyTorch's Linear layers and what the Python system's networks are built with.
+   */
+  init: z.enum(['uniform']).optional(),
 });
 export const dlnModelConfig = z.strictObject({
   family: z.literal('dln'),

@@ -152,7 +152,7 @@ function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: Bui
       summary = { init: 'teacher', steps_run: 0, early_stopped: false, final_loss: L, final_grad_norm: l2(grad), wall_s: 0 };
     } else {
       if (training.init !== 'random') throw new Error(`target ${targetId}: unknown training init`);
-      const r = train(net, studentInit(spec, config.seed), training, dtype, {
+      const r = train(net, studentInit(spec, config.seed, model.family === 'mlp' ? model.init ?? 'he' : 'he'), training, dtype, {
         now: opts.now,
         onProgress: opts.onProgress ? (p) => opts.onProgress!({ stage: 'train', target_id: targetId, ...p }) : undefined,
       });

@@ -144,7 +144,8 @@ export function generateData(cfg: ResolvedTargetConfig): GeneratedData {
   const n = cfg.data.n;
   const { X, info } = sampleInputs(cfg.data, inDim, keyAt(cfg.seed, Stream.data));
   const tSpec = teacherSpec(cfg.teacher, inDim, outDim);
-  const tTheta = teacherParams(cfg.teacher, tSpec, cfg.seed);
+  // An MLP teacher is drawn as the student is (the Python system builds both with one builder).
+  const tTheta = teacherParams(cfg.teacher, tSpec, cfg.seed, model.family === 'mlp' ? model.init ?? 'he' : 'he');
   const Yclean = forward(tSpec, tTheta, X, n);
   const Y = Float64Array.from(Yclean);
   if (cfg.teacher.dropout_rate > 0) {

@@ -29,12 +29,30 @@ export function teacherSpec(teacher: TeacherConfig, inDim: number, outDim: numbe
   return { sizes, activation: teacher.activation, bias: teacher.bias, layerNorm: false };
 }
 
+/** How an MLP's parameters are drawn (the resolved model's `init`; absent = 'he'). */
+export type MlpInit = 'he' | 'uniform';
+
 /**
- * He-normal weights (variance 2 / fan_in) for relu and gelu, LeCun-normal (1 / fan_in) for
- * tanh and identity, zero biases; layer k's weights come from foldIn(key, k).
+ * 'he': He-normal weights (variance 2 / fan_in) for relu and gelu, LeCun-normal (1 / fan_in)
+ * for tanh and identity, zero biases. 'uniform': weights and biases U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)), the Linear-layer default of Equinox and PyTorch, which is how the Python
+ * system builds its teachers and students (its model presets' `init: he` is not read there).
+ * Layer k's weights come from foldIn(key, k), its uniform biases from foldIn(key, 1000 + k).
  */
-export function initParams(spec: MlpSpec, k: Key): Float64Array {
+export function initParams(spec: MlpSpec, k: Key, scheme: MlpInit = 'he'): Float64Array {
   const theta = new Float64Array(paramCount(spec));
+  if (scheme === 'uniform') {
+    layerLayout(spec).forEach((L, idx) => {
+      const lim = 1 / Math.sqrt(L.fanIn);
+      const w = uniformInto(foldIn(k, idx), new Float64Array(L.fanIn * L.fanOut));
+      for (let i = 0; i < w.length; i++) theta[L.wOff + i] = lim * (2 * w[i]! - 1);
+      if (L.bOff >= 0) {
+        const b = uniformInto(foldIn(k, 1000 + idx), new Float64Array(L.fanOut));
+        for (let i = 0; i < b.length; i++) theta[L.bOff + i] = lim * (2 * b[i]! - 1);
+      }
+    });
+    return theta;
+  }
   const gain2 = spec.activation === 'relu' || spec.activation === 'gelu' ? 2 : 1;
   layerLayout(spec).forEach((L, idx) => {
     const w = normalInto(foldIn(k, idx), new Float64Array(L.fanIn * L.fanOut));
@@ -45,8 +63,8 @@ export function initParams(spec: MlpSpec, k: Key): Float64Array {
 }
 
 /** Student initial parameters for training from a random init. */
-export function studentInit(spec: MlpSpec, seed: number): Float64Array {
-  return initParams(spec, keyAt(seed, Stream.init));
+export function studentInit(spec: MlpSpec, seed: number, scheme: MlpInit = 'he'): Float64Array {
+  return initParams(spec, keyAt(seed, Stream.init), scheme);
 }
 
 /**
@@ -82,9 +100,9 @@ export function dlnTeacherParams(spec: MlpSpec, rank: number, k: Key): Float64Ar
   return theta;
 }
 
-export function teacherParams(teacher: TeacherConfig, spec: MlpSpec, seed: number): Float64Array {
+export function teacherParams(teacher: TeacherConfig, spec: MlpSpec, seed: number, scheme: MlpInit = 'he'): Float64Array {
   const k = keyAt(seed, Stream.teacher);
-  return teacher.family === 'dln' ? dlnTeacherParams(spec, teacher.rank, k) : initParams(spec, k);
+  return teacher.family === 'dln' ? dlnTeacherParams(spec, teacher.rank, k) : initParams(spec, k, scheme);
 }
 
 function activate(a: Activation, x: number): number {
