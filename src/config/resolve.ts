@@ -37,6 +37,7 @@ import {
   type TrainingSection,
 } from './schema.js';
 import { solveWidths } from './widths.js';
+import { POLISH_STEPS, POLISH_TOL } from '../targets/train.js';
 import type { DType, LossSpec } from '../engine/types.js';
 
 export type {
@@ -331,6 +332,7 @@ export function resolveTraining(
     lr: tr.lr ?? 1e-3,
     steps: tr.steps ?? 5000,
     early_stop: es?.enabled === false ? false : { window: es?.window ?? 20, tol: es?.tol ?? 1e-6, after: es?.after ?? 100 },
+    polish: tr.polish === false ? false : { steps: tr.polish?.steps ?? POLISH_STEPS, tol: tr.polish?.tol ?? POLISH_TOL },
     loss,
   };
   if (optimizer === 'adam' || optimizer === 'adamw') {

@@ -109,6 +109,11 @@ export const trainingSection = z.strictObject({
   weight_decay: nonNegNum.nullish(),
   momentum: z.number().min(0).lt(1).nullish(),
   early_stop: earlyStopSection.nullish(),
+  /**
+   * After the optimiser's steps, L-BFGS drives w* towards a critical point of L_n: at most
+   * `steps` iterations, ending once |grad L_n| <= tol. false: w* is where the optimiser stopped.
+   */
+  polish: z.union([z.strictObject({ steps: nonNegInt.nullish(), tol: nonNegNum.nullish() }), z.literal(false)]).nullish(),
   loss: z.enum(['mse', 't_regression']).nullish(),
   loss_nu: posNum.nullish(),
   loss_sigma: posNum.nullish(),

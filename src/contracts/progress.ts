@@ -28,6 +28,8 @@ export const trainProgressEvent = z.strictObject({
   elapsed_s: seconds,
   /** Time to `steps` at the rate so far (null before it can be estimated). */
   eta_s: seconds.nullable(),
+  /** 'polish': the L-BFGS iterations after the optimiser (step counts those). */
+  phase: z.literal('polish').optional(),
 });
 export type TrainProgressEvent = z.output<typeof trainProgressEvent>;
 
@@ -93,7 +95,7 @@ function num(x: number): string {
 export function describeProgress(e: ProgressEvent): string {
   switch (e.stage) {
     case 'train':
-      return `training step ${e.step}/${e.steps}, loss ${num(e.loss)}` +
+      return `${e.phase === 'polish' ? 'polishing w* (L-BFGS) iteration' : 'training step'} ${e.step}/${e.steps}, loss ${num(e.loss)}` +
         `${e.grad_norm === null ? '' : `, |grad| ${num(e.grad_norm)}`}, ${duration(e.elapsed_s)}` +
         `${e.eta_s === null ? '' : `, ETA ${duration(e.eta_s)}`}`;
     case 'tune':

@@ -104,6 +104,8 @@ export const randomInitTraining = z.strictObject({
   momentum: finite.optional(),
   /** false: always run all steps. */
   early_stop: z.union([z.strictObject({ window: posInt, tol: finite, after: nonNegInt }), z.literal(false)]),
+  /** L-BFGS after the optimiser (absent in targets built before it existed: no polish). */
+  polish: z.union([z.strictObject({ steps: nonNegInt, tol: finite }), z.literal(false)]).optional(),
   loss: lossSpec,
 });
 export const teacherInitTraining = z.strictObject({ init: z.literal('teacher'), loss: lossSpec });
@@ -161,6 +163,14 @@ export const targetMeta = z.object({
     final_grad_norm: finite,
     wall_s: finite,
     loss_curve: z.object({ step: z.array(finite), loss: z.array(finite) }).optional(),
+    /** The L-BFGS polish after the optimiser: its work and the gradient norm it started from. */
+    polish: z.object({
+      iterations: nonNegInt,
+      evaluations: nonNegInt,
+      grad_norm_before: finite,
+      loss_before: finite,
+      stopped: z.enum(['converged', 'max_iter', 'line_search', 'non_finite']),
+    }).optional(),
   }),
   files: z.record(z.string(), z.object({ sha256: z.string(), bytes: nonNegInt })),
   /** Conditions a user should know before trusting an LLC estimated at this w*. */

@@ -8,6 +8,7 @@ import { decodeSafetensors } from '../store/safetensors.js';
 import { buildTask } from '../tasks/build.js';
 import { buildTarget, isCompleteTarget, type TargetMeta } from './build.js';
 import { openTarget } from './open.js';
+import { describeProgress } from '../contracts/progress.js';
 
 const home = (): string => mkdtempSync(join(tmpdir(), 'lh-targets-'));
 const small = (seed: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -44,7 +45,7 @@ describe('building a target', () => {
 
   it('writes the file contract: meta.json fields, layer tensors [out,in]/[out], X [n,in], Y [n,out]', async () => {
     const h = home();
-    const cfg = resolveTargetObject(small(7));
+    const cfg = resolveTargetObject(small(7, { overrides: { training: { steps: 150, polish: false } } }));
     const r = await buildTarget(h, cfg, { impl: 'ts' });
     const m = meta(r.dir);
     expect(m.target_id).toBe(targetIdOf(cfg));
@@ -93,10 +94,41 @@ describe('building a target', () => {
     expect(m.warnings).toEqual([]);
   });
 
+  it('the L-BFGS polish takes a short Adam run to a critical point, and says so in meta.json and the progress', async () => {
+    const h = home();
+    const events: string[] = [];
+    // tanh: a smooth loss, so a critical point exists to converge to (a relu loss has kinks).
+    // n = 1000 >> d = 45: a well-determined minimum that 300 Adam steps have not reached.
+    const entry = (polish?: false): Record<string, unknown> => small(7, {
+      model: { preset: 'small', activation: 'tanh', init: 'he' },
+      data: { preset: 'small', n: 1000 },
+      overrides: { training: { lr: 0.01, steps: 300, ...(polish === false ? { polish } : {}) } },
+    });
+    const cfg = resolveTargetObject(entry());
+    expect(cfg.training).toMatchObject({ polish: { steps: 1000, tol: 1e-4 } });
+    const r = await buildTarget(h, cfg, { impl: 'ts', onProgress: (e) => events.push(describeProgress(e)) });
+    const m = meta(r.dir);
+    const bare = await buildTarget(h, resolveTargetObject(entry(false)), { impl: 'ts' });
+    const unpolished = meta(bare.dir);
+    expect(bare.target_id).not.toBe(r.target_id);
+    // The polish starts where Adam stopped...
+    expect(m.training.polish!.grad_norm_before).toBe(unpolished.training.final_grad_norm);
+    expect(m.training.polish!.loss_before).toBe(unpolished.training.final_loss);
+    expect(m.training.polish!.grad_norm_before).toBeGreaterThan(1e-3);
+    // ...and ends below its tolerance, lower in loss, with no "not a critical point" warning.
+    expect(m.training.polish!.stopped).toBe('converged');
+    expect(m.training.final_grad_norm).toBeLessThanOrEqual(1e-4);
+    expect(m.training.final_loss).toBeLessThan(unpolished.training.final_loss);
+    expect(m.L0).toBe(m.training.final_loss);
+    expect(m.warnings).toEqual([]);
+    expect(unpolished.warnings).toHaveLength(1);
+    expect(events.at(-1)).toMatch(/^polishing w\* \(L-BFGS\) iteration \d+\/1000, loss .*\|grad\| /);
+  });
+
   it('stops early when the loss has flattened, after the minimum step', async () => {
     const h = home();
     const cfg = resolveTargetObject({
-      model: 'small', data: 'small', seed: 3,
+      model: { preset: 'small', init: 'he' }, data: 'small', seed: 3,
       training: { lr: 0.01, steps: 5000, early_stop: { window: 20, tol: 1e-6, after: 100 } },
     });
     const m = meta((await buildTarget(h, cfg, { impl: 'ts' })).dir);

@@ -84,7 +84,8 @@ function warningsOf(meta: Built['meta']): string[] {
   if (t.init === 'random' && t.final_grad_norm > GRAD_NORM_WARN) {
     w.push(
       `training ended with gradient norm ${t.final_grad_norm.toExponential(2)} > ${GRAD_NORM_WARN} after ${t.steps_run} steps: ` +
-        'w* is not a critical point of L_n, so the LLC estimate is biased (raise training.steps or lr)',
+        'w* is not a critical point of L_n, so the LLC estimate is biased ' +
+        (t.polish ? `(the L-BFGS polish ran ${t.polish.iterations} iterations from ${t.polish.grad_norm_before.toExponential(2)}: raise training.polish.steps or training.steps)` : '(raise training.steps, or let training.polish run)'),
     );
   }
   const cfg = meta.config.training;
@@ -168,6 +169,7 @@ function computeTarget(config: ResolvedTargetConfig, targetId: string, opts: Bui
         final_grad_norm: r.finalGradNorm,
         wall_s: 0,
         loss_curve: subsampleCurve(r.losses),
+        ...(r.polish ? { polish: r.polish } : {}),
       };
     }
     const L0 = net.loss(theta);

@@ -74,13 +74,16 @@ describe('progress forwarding', () => {
         expect(build.every((r) => r.event.stage === 'train')).toBe(true);
         // Delivered as it happened, not at the end.
         expect(duringRun).toBe(build.length);
+        // Adam's last step, then the L-BFGS polish of w*, which ends the build.
+        const trained = build.find((r) => r.event.stage === 'train' && r.event.step === 1500 && r.event.phase === undefined);
+        expect(trained?.event).toMatchObject({ stage: 'train', target_id: target.target_id, step: 1500, steps: 1500, eta_s: 0 });
         const last = build.at(-1)!.event;
-        expect(last).toMatchObject({ stage: 'train', target_id: target.target_id, step: 1500, steps: 1500, eta_s: 0 });
+        expect(last).toMatchObject({ stage: 'train', target_id: target.target_id, phase: 'polish', steps: 1000, eta_s: 0 });
         const trainSeconds = last.stage === 'train' ? last.elapsed_s : 0;
         // One event per interval of training (the throttle), and never a longer silence.
         expect(build.length).toBeGreaterThanOrEqual(Math.max(1, Math.floor((1000 * trainSeconds) / BOUND_MS)));
         expect(maxGapMs(build)).toBeLessThan(BOUND_MS);
-        expect(readFileSync(join(dirs.logsDir, 'build.out'), 'utf8')).toMatch(/training step 1500\/1500, loss/);
+        expect(readFileSync(join(dirs.logsDir, 'build.out'), 'utf8')).toMatch(/training step 1500\/1500, loss[^]*polishing w\* \(L-BFGS\) iteration \d+\/1000/);
 
         const sample: ProgressRecord[] = [];
         const s = await ex.run({
