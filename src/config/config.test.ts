@@ -111,7 +111,7 @@ describe('loadExperiment', () => {
   it('gives an inline mapping equal to a preset the same id, and a different seed a new one', () => {
     const a = resolveTargetObject({ model: 'small', data: 'small', teacher: '_null', seed: 5 });
     const b = resolveTargetObject({
-      model: { in_dim: 4, out_dim: 1, widths: [4, 4], activation: 'relu' },
+      model: { in_dim: 4, out_dim: 1, widths: [4, 4], activation: 'relu', init: 'uniform' },
       data: { n: 100, noise_scale: 0.1 },
       seed: 5,
     });

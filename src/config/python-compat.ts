@@ -66,6 +66,8 @@ export function formatCompatNote(n: CompatNote): string {
 
 type Outcome =
   | { map: ConfigPath; value: unknown; note: string }
+  /** Our own key with a value that means the same here as there: left as it is, without a note. */
+  | { keep: true }
   | { same: string }
   | { noEffect: string }
   | { error: string; hint?: string };
@@ -101,10 +103,12 @@ const DATA_RULES: Readonly<Record<string, Rule>> = {
 
 const MODEL_RULES: Readonly<Record<string, Rule>> = {
   // lambda-hat's own key (he | uniform); the Python system ignored it and always built Equinox's
-  // uniform Linear init, which `init: uniform` reproduces.
-  init: (v) => v === 'he' || v === 'uniform'
-    ? { map: ['init'], value: v, note: v === 'he' ? 'He-normal weights, zero biases (the Python system ignored this key: its networks had the uniform init)' : 'weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as the Python system built them' }
-    : noEffect(`no effect (${PY_IGNORED} too): init is he (default) or uniform here`, isNull)(v, {}),
+  // uniform Linear init, which `init: uniform` reproduces (and the shipped presets use).
+  init: (v) => v === 'uniform'
+    ? { keep: true }
+    : v === 'he'
+      ? { map: ['init'], value: v, note: 'He-normal weights, zero biases (the Python system ignored this key: its networks had the uniform init)' }
+      : noEffect(`no effect (${PY_IGNORED} too): init is he or uniform here`, isNull)(v, {}),
   skip_connections: noEffect(
     `no effect (${PY_IGNORED} too: its network builder never received it): the MLP has no skip connections`,
     (v) => v === false || v === null,
@@ -318,6 +322,7 @@ function applyRules(a: ApplyArgs): void {
     }
     const out = rule(value, a.ctx);
     if ('error' in out) throw a.source.error(filePath, out.error, out.hint, key);
+    if ('keep' in out) continue;
     delete section[key];
     if ('same' in out) {
       a.log.add({ kind: 'same', where, key: dotted, value, message: out.same });

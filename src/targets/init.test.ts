@@ -16,14 +16,18 @@ const entry = (init?: string): Record<string, unknown> => ({
 });
 
 describe('model init', () => {
-  it('he is the default and leaves the resolved config (and target id) as before; uniform is recorded', () => {
+  it('the Python presets build with uniform (as the Python system does); he is recorded only by its absence', () => {
     const dflt = resolveTargetObject(entry());
     const he = resolveTargetObject(entry('he'));
     const uni = resolveTargetObject(entry('uniform'));
-    expect(dflt.model).not.toHaveProperty('init');
-    expect(targetIdOf(he)).toBe(targetIdOf(dflt));
-    expect(uni.model).toMatchObject({ init: 'uniform' });
-    expect(targetIdOf(uni)).not.toBe(targetIdOf(dflt));
+    expect(dflt.model).toMatchObject({ init: 'uniform' });
+    expect(targetIdOf(uni)).toBe(targetIdOf(dflt));
+    expect(he.model).not.toHaveProperty('init');
+    expect(targetIdOf(he)).not.toBe(targetIdOf(dflt));
+    // An inline model without init is He, and its resolved config (and id) has no init key.
+    const inline = resolveTargetObject({ ...entry(), model: { in_dim: 32, out_dim: 1, widths: [62, 62, 62], activation: 'relu' } });
+    expect(inline.model).not.toHaveProperty('init');
+    expect(targetIdOf(inline)).toBe(targetIdOf(he));
   });
 
   it('uniform: weights and biases in +-1/sqrt(fan_in) with the uniform variance lim^2 / 3', () => {
@@ -47,8 +51,8 @@ describe('model init', () => {
       const m = d.Yclean.reduce((s, x) => s + x, 0) / d.n;
       return d.Yclean.reduce((s, x) => s + (x - m) ** 2, 0) / d.n;
     };
-    const vHe = varOf();
-    const vUni = varOf('uniform');
+    const vHe = varOf('he');
+    const vUni = varOf();
     // He keeps the signal's scale through the relu layers (var ~ 1); uniform shrinks it ~6x per
     // layer (the Python system's base teacher: var ~ 1e-3, below its noise variance 0.01).
     expect(vHe).toBeGreaterThan(0.1);
@@ -57,10 +61,12 @@ describe('model init', () => {
 
   it('an experiment file sets it in a target override (a Python file\'s init: he is read as he)', () => {
     const f = join(mkdtempSync(join(tmpdir(), 'lh-init-')), 'exp.yaml');
-    writeFileSync(f, 'experiment: i\ntargets:\n  - {model: base, data: base, teacher: _null, seed: 43, overrides: {model: {init: uniform}}}\n'
+    writeFileSync(f, 'experiment: i\ntargets:\n  - {model: base, data: base, teacher: _null, seed: 43}\n'
       + '  - {model: base, data: base, teacher: _null, seed: 43, overrides: {model: {init: he}}}\nsamplers:\n  - {name: hmc}\n');
     const exp = loadExperiment(f);
     expect(exp.targets[0]!.config.model).toMatchObject({ init: 'uniform' });
     expect(exp.targets[1]!.config.model).not.toHaveProperty('init');
+    // The override's he is noted (it differs from what the Python system built); the preset's uniform is not.
+    expect(exp.origin!.log.notes.filter((n) => n.key.endsWith('init')).map((n) => n.key)).toEqual(['targets.1.overrides.model.init']);
   });
 });

@@ -37,11 +37,11 @@ const SMOKE = resolve(here, '../../config/smoke.yaml');
  * contraction, blocking), so its numbers have digests of their own.
  */
 const PINNED_WASM = {
-  target: '8be4d1e45d11872fe2ef562f24617c8b7d95353b00f215ddc86f4dfa7f8475f7',
-  hmc: '3275565861ed94b7741a7db144a198af235cb43379f8bf8a11913c9011f6a742',
-  mclmc: 'a57e6eda6adaa97805fe3e4d413bbf192a4e1c85effa5c970c7e06a0476bb176',
-  sgld: '8e7fe435dc7374453ca7ed0167056d40623875f77181f9bdb7c311ac89d5ee69',
-  vi: '3baa0eeecaa32cd2ad36ca66a79fc1316e1cf6414b1b216b2804336cf71843ba',
+  target: 'c5c47cd438401bfc02af2a9d62690c8310bee68a7dc79ffc4fdcc07ebb80f955',
+  hmc: 'c20e75eb7d8293ef2dcc3f5ddb7baadcc16a5b76006664e0f94ee458048255b8',
+  mclmc: '6483ad9c8d8bf6db53da29193f8681d2e3a55eb90822fcc227d33495e6bd0512',
+  sgld: '6e633cbd4513c093f5ea586ce417e9aaaa5a6d2a14cf5837d78bc39f14b73f1b',
+  vi: 'b357ff176ce1793ca3027e09d4d70a4634f3c0a92b43b18819b295bac027e370',
   validation: {
     sgld: '9686b5068b9b6076a9010b519c06baa60c0dcafaefc373f0b7577276fa879a2b',
     sgnht: '2059dce6ca3ba32007cd76568f685c1292d13826544b8dc7ad3eb586a17fc242',
@@ -54,18 +54,18 @@ const PINNED_WASM = {
     vi: 'c46ae590c1b7cfae9d0e15e5fc39e476d8a884b16f872df4af78cde811d78677',
   },
   engine: 'ba9e2104c60012a83d9f104bfe44482001b6c4b75e145a615fb68e7140a0f6a4',
-  float32: '6a73b826306c639405ac5dfc9df4d374f72e46aa983a30e3cc1211857594f468',
+  float32: '14a93fe951c1b90b68dcd6dc5ff9247acbce74bf22ef99a635e7d125174794f9',
 };
 
 type Pinned = Omit<typeof PINNED_WASM, 'engine'>;
 
 /** Digests of the native engine's AVX-512 build (the default on this project's machines). */
 const PINNED_NATIVE: Pinned = {
-  target: 'e4ae944d211f0604e49422e281c8698449284807f2ae429e7832f4a382e5022e',
-  hmc: '0fcba0a6ade2e34a951d0c6aaa8314c3ba988e56019866fb7d9ebcab76c2f317',
-  mclmc: 'ac6e47d037be8430c1e372426f23b0026fa07ada9af01d8254402cb50e11bd92',
-  sgld: '14b6a6fcaba42e807ffaed47473948fcf8f8cd53493b4816859e73a40a787f82',
-  vi: 'c5343ce610923bc6cef97df54c012559dff8a57d1a5ba62d972eae539019138c',
+  target: '20b893222d6141987329e3443e622812d9f9dbd128f8168a777a6136e206862b',
+  hmc: '5cb440411c8e37e3389ab51fcece71fbca4c29db58567ef89ece30f51fcdce94',
+  mclmc: '1bc5fcffcf8c083c278486f01e3d01c984bffde62428f3225e263cde4f51c04d',
+  sgld: '0bc2cf03c0baaea3d1321b13f888d4e27c2fb8ee90010b9c3b45bc3320c0636d',
+  vi: '35a3527bd9ebc07bb0d011ad29b6828de8ff67c298892b2093e3e558bed1a76c',
   validation: {
     sgld: '8faeb0ab4d9d332e82f14b6fc408946c0e5e8c3fc4da43a50a4ea0d28a54d509',
     sgnht: 'f37835e035071017f1fffeddaa8053e1dfb6144321930c35a7ddf7a32d5eaed6',
@@ -77,7 +77,7 @@ const PINNED_NATIVE: Pinned = {
     rmsprop_sgld: '6546262f35e0a308d5b40f71ee45511b21d54002d6e52dc8fdce8a8f7d008c5e',
     vi: '8c75dc29033a23bb2c60b51f80de3f63bec29fc72e4a898e7faf2852c1b19319',
   },
-  float32: '107a81658c4b838c59afb6f28b2e66277c93a94ac1b7e010ff3e01e756023939',
+  float32: 'a37b76cb88523bf0211356ae10caa310b7756235503dd91ef532497dd7099976',
 };
 
 const homes: string[] = [];
