@@ -224,20 +224,39 @@ export function defineSampler<C>(def: SamplerDef<C>): Sampler {
       const gflopPerFge = flopsPerFge(n, dim) / 1e9;
       const planned = lengths.plannedFge(cfg, n) * gflopPerFge;
       if (!(planned > budgetGflop)) return null;
-      const factor = budgetGflop / planned;
-      const out: JsonObject = { ...json };
-      const keys: BudgetedLengths['keys'] = {};
       const current = cfg as unknown as Record<string, unknown>;
+      const bases: Array<{ key: string; min: number; base: number }> = [];
       for (const k of lengths.keys) {
         if (explicit.has(k.key)) continue;
         const v = current[k.key];
         const base = typeof v === 'number' ? v : v === null && k.basis ? k.basis(cfg) : null;
-        if (base === null) continue;
-        const used = Math.max(k.min, Math.round(base * factor));
-        if (used >= base) continue;
-        out[k.key] = used;
-        keys[k.key] = { default: base, used };
+        if (base !== null) bases.push({ key: k.key, min: k.min, base });
       }
+      const scaled = (f: number): JsonObject => {
+        const out: JsonObject = { ...json };
+        for (const b of bases) out[b.key] = Math.min(b.base, Math.max(b.min, Math.round(b.base * f)));
+        return out;
+      };
+      const gflopOf = (out: JsonObject): number => lengths.plannedFge(parse(out, 'config sized to the work budget'), n) * gflopPerFge;
+      // The largest common factor whose lengths fit the budget: a key held at its floor leaves
+      // the others the rest of the budget (plain proportion would overrun it by the floor's excess).
+      let factor = budgetGflop / planned;
+      if (gflopOf(scaled(factor)) > budgetGflop) {
+        let lo = 0;
+        let hi = factor;
+        for (let i = 0; i < 40; i++) {
+          const mid = (lo + hi) / 2;
+          if (gflopOf(scaled(mid)) > budgetGflop) hi = mid;
+          else lo = mid;
+        }
+        factor = lo;
+      }
+      const out = scaled(factor);
+      // Reported: the share of the planned work the sized run does (floors included, so it can
+      // exceed budget / planned when the floors alone overrun the budget).
+      factor = gflopOf(out) / planned;
+      const keys: BudgetedLengths['keys'] = {};
+      for (const b of bases) if ((out[b.key] as number) < b.base) keys[b.key] = { default: b.base, used: out[b.key] as number };
       if (Object.keys(keys).length === 0) return null;
       // The resized config must still be one the sampler accepts.
       return { cfg: toConfigJson(parse(out, 'config sized to the work budget'), def.name), report: { work_budget_gflop: budgetGflop, planned_gflop: planned, factor, keys } };

@@ -19,7 +19,7 @@ import { runChains } from '../samplers/runner/chains.js';
 import type { Progress } from '../samplers/runner/chain.js';
 import type { BudgetedLengths } from '../samplers/sampler.js';
 import {
-  readContractFile, runManifest, targetMeta, toJsonObject, tryReadContractFile, type ChainFailure, type JsonObject, type PosteriorSettings, type ProgressSink,
+  parseContract, readContractFile, runManifest, targetMeta, toJsonObject, tryReadContractFile, type ChainFailure, type JsonObject, type PosteriorSettings, type ProgressSink,
   type RunManifest, type SampleTaskResult, type SampleTaskSpec,
 } from '../contracts/index.js';
 
@@ -230,9 +230,11 @@ export async function sampleTask(spec: SampleTaskSpec, opts: SampleTaskOptions =
     code_version: CODE_VERSION,
   };
   if (chains.threads <= 1) opened.dispose();
+  // Checked as its readers will check it, so a bad manifest fails this task, not a later one.
+  const checked = parseContract(runManifest, manifest, `${dir}/${MANIFEST_FILE}`, 'run manifest');
   await writeDirAtomic(dir, (tmp) => {
     writeTraces(join(tmp, TRACES_FILE), run.columns);
-    writeJsonAtomic(join(tmp, MANIFEST_FILE), manifest);
+    writeJsonAtomic(join(tmp, MANIFEST_FILE), checked);
   });
   if (failures.length === resolved.chains.count) throw allFailed(resolved.run_id, failures, dir);
   return { run_id: resolved.run_id, dir, reused: false, failures };

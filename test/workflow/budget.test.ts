@@ -113,12 +113,22 @@ describe('work_budget', () => {
     // 9921 parameters, n = 20000: 1.19 GFLOP per gradient, 1.3e4 gradients planned per chain.
     const hmc = sized('hmc', {}, 20000, 9921)!;
     expect(hmc.report.planned_gflop).toBeCloseTo((200 + 1000) * 11 * 6 * 20000 * 9921 / 1e9, 6);
-    expect(hmc.report.factor).toBeCloseTo(3000 / hmc.report.planned_gflop, 12);
-    expect(hmc.report.keys).toEqual({ warmup: { default: 200, used: 50 }, draws: { default: 1000, used: 191 } });
-    expect(hmc.cfg).toMatchObject({ warmup: 50, draws: 191, num_integration_steps: 10 });
+    // Warmup stays at its floor (100) and the draws get the rest of the budget: 3000 GFLOP is
+    // 229.0 iterations of 11 gradients, so 129 draws (plain proportion would give 191 and
+    // overrun the budget by the floor's excess).
+    const gflopPerIter = 11 * 6 * 20000 * 9921 / 1e9;
+    expect(Math.floor(3000 / gflopPerIter)).toBe(229);
+    expect(hmc.report.keys).toEqual({ warmup: { default: 200, used: 100 }, draws: { default: 1000, used: 129 } });
+    expect(hmc.cfg).toMatchObject({ warmup: 100, draws: 129, num_integration_steps: 10 });
+    expect(hmc.report.factor).toBeCloseTo(229 * gflopPerIter / hmc.report.planned_gflop, 12);
+    expect(hmc.report.factor).toBeLessThanOrEqual(3000 / hmc.report.planned_gflop);
+    // When the floors alone overrun the budget, the run is the floors, and says how much it does.
+    const floors = sized('hmc', {}, 20000, 9921, 1000)!;
+    expect(floors.cfg).toMatchObject({ warmup: 100, draws: 100 });
+    expect(floors.report.factor).toBeCloseTo(200 * gflopPerIter / floors.report.planned_gflop, 12);
     // A length the entry sets is the user's: it is never resized.
     const explicit = sized('hmc', { draws: 1000 }, 20000, 9921)!;
-    expect(explicit.report.keys).toEqual({ warmup: { default: 200, used: 50 } });
+    expect(explicit.report.keys).toEqual({ warmup: { default: 200, used: 100 } });
     expect(explicit.cfg.draws).toBe(1000);
     // A null default stands for its basis (MCLMC's tuning steps: max(draws, 1000)).
     const mclmc = sized('mclmc', {}, 20000, 9921)!;
