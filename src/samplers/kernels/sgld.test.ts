@@ -121,6 +121,52 @@ describe('SGLD on the quadratic target', () => {
     expect((truth - exact) / (ula - exact)).toBeLessThan(19.5);
   });
 
+  it('Adam-SGLD frozen after its burn-in is Langevin with a constant metric: the ULA identity, not the EMA-drift one', () => {
+    // The same chains as above, but the preconditioner stops adapting at the burn-in: v is
+    // constant from there, the drift is the gradient itself (no lagging EMA), so the recorded
+    // law is preconditioned ULA's.
+    const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
+    const a = post.gamma + post.nBeta;
+    const kernel = sgldKernel(post, { stepSize: (0.1 / a) * 10.03, batchSize: 256, precond: 'adam', beta1: 0.9, beta2: 0.999, precondEps: 10, malaEvery: 0 });
+    const burn = 2000;
+    const steps = 12000;
+    kernel.freezeAfter = burn;
+    const epsMean = new Float64Array(D);
+    const series: Float64Array[] = [];
+    for (let c = 0; c < 4; c++) {
+      let state = kernel.init(initialPosition(post, 7, c, 0.01), keyAt(7, Stream.init, c));
+      const ck = keyAt(7, Stream.chain, c);
+      const draws = new Float64Array((steps - burn) / 5);
+      let vFrozen: Float64Array | null = null;
+      for (let t = 0; t < steps; t++) {
+        state = kernel.step(state, foldIn(ck, t)).state;
+        if (t + 1 === burn) vFrozen = Float64Array.from(state.v);
+        if (t < burn) continue;
+        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * 4);
+        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
+      }
+      expect(state.v).toEqual(vFrozen);
+      series.push(draws);
+    }
+    const all = series.flatMap((x) => Array.from(x));
+    const mean = all.reduce((s, x) => s + x, 0) / all.length;
+    const mcse = mcseMean(series).value!;
+    const ula = quadraticPreconditionedUlaLambda({ n: N, beta: post.beta, gamma: post.gamma, stepSizes: epsMean });
+    const ema = quadraticAdamSgldLambda({ nBeta: post.nBeta, gamma: post.gamma, beta1: 0.9, stepSizes: epsMean });
+    expect(Math.abs(mean - ula)).toBeLessThan(3 * mcse);
+    expect(ema - mean).toBeGreaterThan(10 * mcse);
+  });
+
+  it('RMSProp/Adam SGLD samplers freeze the preconditioner at the end of the burn-in (precond_adapt: always keeps it adapting)', async () => {
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    for (const [name, adapt, frozen] of [['rmsprop_sgld', undefined, 300], ['adam_sgld', undefined, 300], ['rmsprop_sgld', 'always', undefined]] as const) {
+      const loaded = await loadSampler(name);
+      const cfg = resolveSamplerConfig(loaded, { step_size: 1e-4, steps: 600, warmup: 300, eval_every: 50, ...(adapt ? { precond_adapt: adapt } : {}) });
+      const run = await runChains({ source, sampler: name, cfg, chains: resolveChainSettings({ count: 2 }), seed: 3 });
+      for (const r of run.results) expect((r.tuned as Record<string, unknown>).precond_frozen_after_step).toBe(frozen);
+    }
+  });
+
   it('calibrated step (default) lands within the target bias of the exact posterior value', async () => {
     const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
     const loaded = await loadSampler('sgld');
