@@ -7,17 +7,28 @@
  *   w  <- w + h p
  *   xi <- xi + h (|p|^2 / d - 1)
  *
- * h plays the role of sqrt(eps_SGLD): for a Gaussian both schemes inflate the variance of a
- * direction by about h^2 k / 4 = eps k / 4. So `step_size: auto` runs the SGLD calibration
- * (calibrate.ts) and uses h = sqrt(eps); its pilot rounds are counted as tuning work.
+ * Step size. For a Gaussian direction of curvature k the discretisation inflates the variance
+ * by about h^2 k / 4, as SGLD's does by eps k / 4, so `step_size: auto` runs the SGLD
+ * calibration (calibrate.ts) and uses h = sqrt(eps), under the ULA stability cap (h^2 <= its
+ * cap); the chains then share one h (the median, never above the tightest chain's cap), as
+ * SGLD's chains share one step: a chain on its own pilot's step (one at twice the others')
+ * diverged on the normal crossing. Its pilot rounds are counted as tuning work.
+ *
+ * Known bias: minibatch gradient noise adds h^2 (n beta)^2 C_b to the momentum's per-step noise
+ * 2 A h, heating a direction by h (n beta)^2 C_ii / (2 A), O(h) = O(sqrt(eps)) where SGLD's
+ * heating is O(eps). The thermostat removes only the mean excess, so directions with more
+ * noise than average run hot: on the reduced-rank regression of the singular suite, +25% with
+ * minibatches and +1% with full batches (batch_size >= n). A step rule from tr C_b alone
+ * over-corrects (it cannot see how much of the heating the thermostat removes: it chose an h
+ * 180 times smaller there, which then cannot relax in the run's length).
  */
 import { z } from 'zod';
 import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
-import { defineSampler, type PrepareContext, type Prepared } from '../sampler.js';
+import { defineSampler, type PrepareContext, type Prepared, type SharedTuning, type TunedValues } from '../sampler.js';
 import { sgldKernel, sgldSchedule } from './sgld.js';
-import { calibrationFields, stepCalibration, stepSizeSchema } from '../adaptation/calibrate.js';
+import { calibrationFields, stepCalibration, stepSizeSchema, type CalibrationReport } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
 export const sgnhtSchema = z
@@ -90,11 +101,29 @@ export function sgnhtKernel(
   return kernel;
 }
 
+/** SGNHT's h from the SGLD calibration: sqrt(eps), and its cap sqrt(stability cap). */
+export function sgnhtStepFromCalibration(report: CalibrationReport, eps: number): { h: number; cap: number } {
+  const cap = Math.sqrt(Math.min(report.stability_cap, report.step_ceiling ?? Infinity));
+  return { h: Math.min(Math.sqrt(eps), cap), cap };
+}
+
+/** One h for the run: the median of the chains' (geometric mean of the middle two), at most the tightest cap. */
+function shareSgnht(tuned: readonly TunedValues[]): SharedTuning {
+  const hs = tuned.map((t) => Number(t.step_size));
+  if (!hs.every((x) => Number.isFinite(x) && x > 0)) throw new Error(`sgnht: cannot pool the chains' step sizes ${JSON.stringify(hs)}`);
+  const sorted = [...hs].sort((x, y) => x - y);
+  const m = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[m]! : Math.sqrt(sorted[m - 1]! * sorted[m]!);
+  const caps = tuned.map((t) => Number(t.step_cap)).filter((x) => Number.isFinite(x) && x > 0);
+  return { step_size: Math.min(median, ...caps), chains: hs.length };
+}
+
 function prepareSgnht(ctx: PrepareContext<SgnhtConfig>): Prepared {
   const { posterior, cfg } = ctx;
   const opts = { batchSize: cfg.batch_size, diffusion: cfg.diffusion };
   if (cfg.step_size !== 'auto') {
-    return { kernel: sgnhtKernel(posterior, { ...opts, stepSize: cfg.step_size }), tuned: { step_size: cfg.step_size, step_size_source: 'config' }, fge: 0 };
+    const tuned: TunedValues = { step_size: cfg.step_size, step_size_source: 'config' };
+    return { kernel: sgnhtKernel(posterior, { ...opts, stepSize: cfg.step_size }), tuned, fge: 0, adopt: () => tuned };
   }
   const pilot = sgldKernel(posterior, { stepSize: 1, batchSize: cfg.batch_size, precond: 'none', beta1: 0.9, beta2: 0.999, precondEps: 1, malaEvery: 0 });
   const cal = stepCalibration(pilot, {
@@ -103,13 +132,24 @@ function prepareSgnht(ctx: PrepareContext<SgnhtConfig>): Prepared {
     rounds: cfg.calibration_rounds,
     probes: cfg.calibration_probes,
   })(ctx);
-  const h = Math.sqrt(cal.params.stepSize);
-  const kernel = sgnhtKernel(posterior, { ...opts, stepSize: h });
+  const rule = sgnhtStepFromCalibration(cal.report, cal.params.stepSize);
+  const kernel = sgnhtKernel(posterior, { ...opts, stepSize: rule.h });
+  const tuned: TunedValues = {
+    step_size: rule.h,
+    step_cap: rule.cap,
+    sgld_step_size: cal.params.stepSize,
+    step_size_source: 'calibrated',
+    calibration: toJsonObject(cal.report),
+  };
   return {
     kernel,
     state: kernel.init(cal.state.position, ctx.key),
-    tuned: { step_size: h, sgld_step_size: cal.params.stepSize, step_size_source: 'calibrated', calibration: toJsonObject(cal.report) },
+    tuned,
     fge: cal.fge,
+    adopt: (shared) => {
+      kernel.stepSize = Number(shared.step_size);
+      return { ...tuned, chain_step_size: rule.h, step_size: kernel.stepSize, step_size_source: `calibrated (median of ${String(shared.chains)} chains)` };
+    },
   };
 }
 
@@ -117,8 +157,9 @@ export const sampler = defineSampler<SgnhtConfig>({
   name: 'sgnht',
   summary: 'Stochastic gradient Nose-Hoover thermostat; step calibrated through SGLD by default',
   schema: sgnhtSchema,
-  traits: { family: 'stochastic-gradient', bias: 'discretisation', shares: [], thresholds: {} },
+  traits: { family: 'stochastic-gradient', bias: 'discretisation', shares: ['step_size'], thresholds: {} },
   schedule: sgldSchedule,
   prepare: prepareSgnht,
+  share: shareSgnht,
   columns: ['thermostat', 'kinetic_temperature'],
 });
