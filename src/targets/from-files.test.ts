@@ -9,6 +9,7 @@ import { loadExperiment } from '../config/experiment.js';
 import { logisticCase } from '../validate/own-models.js';
 import { buildTarget } from './build.js';
 import { openTarget } from './open.js';
+import { describeTarget } from '../workflow/results.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lh-filetarget-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,6 +37,8 @@ describe('model files in experiment files', () => {
     const built = await buildTarget(join(dir, 'store'), t.config);
     const opened = openTarget(join(dir, 'store'), built.target_id);
     try {
+      // The tables name a file network by its file.
+      expect(describeTarget(opened.meta)).toMatch(/^MLP [\d-]+ identity \(model\.safetensors\)$/);
       expect(opened.meta.training.init).toBe('file');
       expect(opened.meta.training.final_grad_norm).toBeLessThan(1e-5);
       expect(opened.L0).toBeCloseTo(opened.meta.L0, 12);

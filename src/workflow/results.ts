@@ -5,6 +5,7 @@
  * known λ where there is one (truth), and its trust: `ok` or `warn (N): <reason>` from the run's
  * analysis warnings, the target's (w* not a minimum) and cross-sampler disagreement.
  */
+import { basename } from 'node:path';
 import { Float64, Table, tableToIPC, Utf8, vectorFromArray, type Vector } from 'apache-arrow';
 import { writeFileAtomic } from '../store/index.js';
 import { invocationFiles, runFiles, targetFiles } from '../store/layout.js';
@@ -41,7 +42,7 @@ function describe(o: NodeOutcome): string {
   return parts.join('; ');
 }
 
-/** "DLN 4-4-4-4 rank 2", "MLP 4-4-4-1 relu", "quadratic d=10". */
+/** "DLN 4-4-4-4 rank 2", "MLP 4-4-4-1 relu", "quadratic d=10", "MLP 10-8-3 relu (model.safetensors)". */
 export function describeTarget(meta: Pick<TargetMeta, 'config'> | null): string | null {
   const model = meta?.config?.model;
   if (!model) return null;
@@ -51,7 +52,10 @@ export function describeTarget(meta: Pick<TargetMeta, 'config'> | null): string 
     const t = meta.config.teacher;
     return `DLN ${widths}${t?.family === 'dln' ? ` rank ${t.rank}` : ''}`;
   }
-  return `MLP ${widths} ${model.activation}`;
+  const training = meta.config.training;
+  // A network from a file is named by its file: several user networks often share a shape.
+  const file = training?.init === 'file' ? ` (${basename(training.model_file)})` : '';
+  return `MLP ${widths} ${model.activation}${file}`;
 }
 
 export function resultRows(pairs: readonly PlannedPair[], outcomes: ReadonlyMap<string, NodeOutcome>): ResultRow[] {
