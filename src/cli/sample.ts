@@ -17,7 +17,8 @@ Default SGLD (--sampler sgld with no step_size or steps):
                    steps, while the curvature, the trace terms and lambda-hat are re-measured
                    every R/16 steps; the step only falls (the singular valley is stiffer than w*).
   steps: auto      the run uses the median of the chains' steps, settles for 0.05 R and records
-                   kept_relaxations (1) R, capped at max_steps (400000).
+                   kept_relaxations (1) R, or up to cheap_kept_relaxations (16) R while a
+                   chain's kept steps cost at most cheap_run_gflop (4), capped at max_steps (400000).
   Set step_size or steps (--set step_size=1e-5) to override; lambda-hat validate --suite dln-wide
   checks the defaults on random deep linear networks.
 `;

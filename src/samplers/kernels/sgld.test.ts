@@ -211,6 +211,28 @@ describe('SGLD auto length', () => {
     // A fixed step count keeps the old meaning (half burnt).
     expect(sgldSchedule({ ...cfg, steps: 1000 })).toEqual({ steps: 1000, burnIn: 500, evalEvery: 1 });
   });
+
+  it('keeps more relaxation times when they are cheap: up to cheap_kept_relaxations within cheap_run_gflop', () => {
+    const cfg = { steps: 'auto' as const, warmup: null, eval_every: 'auto' as const, burn_in_relaxations: 0.75, kept_relaxations: 2, cheap_kept_relaxations: 16, cheap_run_gflop: 4, max_steps: 10_000_000 };
+    const shared = (stepGflop: number) => ({ step_size: 5e-5, localizer_gamma: 1, step_gflop: stepGflop });
+    // R = 40 000 steps. At 1e-6 GFLOP a step, 4 GFLOP buys 100 R: capped at 16.
+    expect(sgldSchedule(cfg, shared(1e-6))).toMatchObject({ burnIn: 30_000, steps: 30_000 + 16 * 40_000 });
+    // At 1e-5, 4 GFLOP is 10 R.
+    expect(sgldSchedule(cfg, shared(1e-5))).toMatchObject({ burnIn: 30_000, steps: 30_000 + 10 * 40_000 });
+    // At 1e-4, 4 GFLOP is 1 R, below kept_relaxations: the run keeps its 2 R.
+    expect(sgldSchedule(cfg, shared(1e-4))).toMatchObject({ burnIn: 30_000, steps: 30_000 + 2 * 40_000 });
+    // Without the step's work (e.g. SGNHT's fixed steps, or before calibration) nothing changes.
+    expect(sgldSchedule(cfg, { step_size: 5e-5, localizer_gamma: 1 })).toMatchObject({ steps: 110_000 });
+  });
+
+  it('records the work of a step, which the run\'s shared tuning carries to the schedule', async () => {
+    const source: PosteriorSource = { kind: 'quadratic', centre: Array.from(centre), n: N, posterior: settings };
+    const loaded = loadSampler('sgld');
+    const cfg = resolveSamplerConfig(loaded, { step_size: 1e-4, steps: 20, warmup: 10, eval_every: 5 });
+    const run = await runChains({ source, sampler: 'sgld', cfg, chains: resolveChainSettings({ count: 2 }), seed: 1 });
+    // 256 of 1000 rows a step, 6 n d flops a full gradient.
+    for (const r of run.results) expect((r.tuned as Record<string, number>).step_gflop).toBeCloseTo(6 * N * D * 0.256 / 1e9, 15);
+  });
 });
 
 describe('chain runner', () => {

@@ -50,7 +50,7 @@ import { z } from 'zod';
 import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
 import type { Posterior, SamplerState, StepInfo } from '../types.js';
-import { defineSampler, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
+import { defineSampler, flopsPerFge, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
 import { calibrationFields, stepCalibration, stepSizeSchema, type CalibratedKernel } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 import { biasCorrection, updateMoments } from '../../optim/adam.js';
@@ -69,6 +69,14 @@ export const sgldSchema = z
     /** steps: auto: burn-in and recorded length in relaxation times R = 2 / (gamma eps). */
     burn_in_relaxations: z.number().gt(0).default(0.25),
     kept_relaxations: z.number().gt(0).default(1),
+    /**
+     * A run whose kept steps are cheap records more: up to `cheap_kept_relaxations` R while the
+     * kept steps of a chain cost at most `cheap_run_gflop` (a fraction of a second of one core).
+     * Monte Carlo error then falls where it costs nothing (a 45-parameter network's chain keeps
+     * ~1000 steps per R); a target where one R already costs more is run as kept_relaxations says.
+     */
+    cheap_kept_relaxations: z.number().gt(0).default(16),
+    cheap_run_gflop: z.number().min(0).default(4),
     /** steps: auto never exceeds this (then burn-in and kept shrink in proportion). */
     max_steps: z.number().int().min(2).default(400_000),
     batch_size: z.number().int().min(1).default(256),
@@ -284,6 +292,8 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared {
       fge: cal.fge,
     };
   }
+  // Work of one step (the schedule keeps more of a cheap run).
+  prepared.tuned.step_gflop = (flopsPerFge(posterior.n, posterior.dim) * Math.min(1, cfg.batch_size / posterior.n)) / 1e9;
   const stepsBefore = (prepared.state as SgldState | undefined)?.t ?? 0;
   return { ...prepared, adopt: (shared) => adoptSgld(kernel, prepared.tuned, shared, cfg, stepsBefore) };
 }
@@ -317,7 +327,8 @@ function shareSgld(tuned: readonly TunedValues[]): SharedTuning {
   const caps = tuned.map(stabilityCapOf).filter((c): c is number => c !== null);
   const step = Math.min(medianStep(steps), ...caps);
   const relaxed = tuned.every((t) => t.relaxed_in_calibration === true);
-  return { step_size: step, localizer_gamma: gamma, chains: steps.length, relaxed_in_calibration: relaxed };
+  const stepGflop = Number(tuned[0]?.step_gflop);
+  return { step_size: step, localizer_gamma: gamma, chains: steps.length, relaxed_in_calibration: relaxed, ...(stepGflop > 0 ? { step_gflop: stepGflop } : {}) };
 }
 
 /** Puts a chain's kernel on the run's step; the chain's final tuned values. */
@@ -408,6 +419,8 @@ export interface ScheduleConfig {
   eval_every: number | 'auto';
   burn_in_relaxations?: number;
   kept_relaxations?: number;
+  cheap_kept_relaxations?: number;
+  cheap_run_gflop?: number;
   max_steps?: number;
 }
 
@@ -422,11 +435,16 @@ export function sgldSchedule(cfg: ScheduleConfig, shared?: SharedTuning): Schedu
     const max = cfg.max_steps ?? 400_000;
     const relaxed = shared?.relaxed_in_calibration === true;
     const burnR = relaxed ? SETTLE_RELAXATIONS : (cfg.burn_in_relaxations ?? 0.25);
-    const keptR = cfg.kept_relaxations ?? 1;
+    let keptR = cfg.kept_relaxations ?? 1;
     const eps = Number(shared?.step_size);
     const gamma = Number(shared?.localizer_gamma);
     // Provisional (no step yet): as if R filled max_steps exactly.
     const R = eps > 0 && gamma > 0 ? relaxationSteps(eps, gamma) : max / (burnR + keptR);
+    const stepGflop = Number(shared?.step_gflop);
+    const cheapR = cfg.cheap_kept_relaxations ?? keptR;
+    if (stepGflop > 0 && eps > 0 && gamma > 0 && cheapR > keptR) {
+      keptR = Math.max(keptR, Math.min(cheapR, (cfg.cheap_run_gflop ?? 0) / (stepGflop * R)));
+    }
     const scale = Math.min(1, max / (R * (burnR + keptR)));
     burnIn = cfg.warmup ?? Math.min(max - 1, Math.ceil(scale * burnR * R));
     steps = Math.max(burnIn + 1, Math.min(max, Math.ceil(burnIn + scale * keptR * R)));
