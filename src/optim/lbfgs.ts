@@ -65,6 +65,7 @@ export function lbfgs(f: LbfgsObjective, w0: Float64Array, opts: LbfgsOptions): 
   const p = new Float64Array(d);
   const xn = new Float64Array(d);
   const gnew = new Float64Array(d);
+  let spare: { s: Float64Array; y: Float64Array } = { s: new Float64Array(d), y: new Float64Array(d) };
   let reason: LbfgsResult['reason'] = 'max_iter';
   let iter = 0;
   for (; iter < opts.maxIter; iter++) {
@@ -117,8 +118,8 @@ export function lbfgs(f: LbfgsObjective, w0: Float64Array, opts: LbfgsOptions): 
       reason = Number.isFinite(fn) ? 'line_search' : 'non_finite';
       break;
     }
-    const s = new Float64Array(d);
-    const y = new Float64Array(d);
+    const s = spare.s;
+    const y = spare.y;
     for (let i = 0; i < d; i++) {
       s[i] = xn[i]! - x[i]!;
       y[i] = gnew[i]! - g[i]!;
@@ -129,10 +130,13 @@ export function lbfgs(f: LbfgsObjective, w0: Float64Array, opts: LbfgsOptions): 
       S.push(s);
       Y.push(y);
       rho.push(1 / sy);
+      // The pair that falls out of memory lends its arrays to the next one (no allocation per
+      // iteration once memory is full); a rejected pair's arrays are simply written again.
       if (S.length > memory) {
-        S.shift();
-        Y.shift();
+        spare = { s: S.shift()!, y: Y.shift()! };
         rho.shift();
+      } else {
+        spare = { s: new Float64Array(d), y: new Float64Array(d) };
       }
     }
     x.set(xn);

@@ -62,6 +62,11 @@ function std(a: Float64Array, from: number, to: number): number {
   return Math.sqrt(v / m);
 }
 
+/** Rounds every entry to the nearest float32, in place (w* must be representable in f32). */
+function roundToF32(w: Float64Array): void {
+  for (let i = 0; i < w.length; i++) w[i] = Math.fround(w[i]!);
+}
+
 export function l2(a: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
@@ -78,7 +83,7 @@ export function train(
   const dim = loss.dim;
   const theta = Float64Array.from(theta0);
   const round = dtype === 'float32';
-  if (round) for (let i = 0; i < dim; i++) theta[i] = Math.fround(theta[i]!);
+  if (round) roundToF32(theta);
   const grad = new Float64Array(dim);
   const m = new Float64Array(dim);
   const v = new Float64Array(dim);
@@ -137,7 +142,7 @@ export function train(
         }
         break;
     }
-    if (round) for (let i = 0; i < dim; i++) theta[i] = Math.fround(theta[i]!);
+    if (round) roundToF32(theta);
     // grad still holds dL/dw at the parameters before this update (l2 only when reporting).
     if (opts.onProgress && now() - lastReport >= interval) report(step + 1, L, l2(grad));
   }
@@ -161,7 +166,7 @@ export function train(
     const r = lbfgs(loss, theta, {
       maxIter: polish.steps,
       gradTol: polish.tol,
-      project: round ? (w) => { for (let i = 0; i < w.length; i++) w[i] = Math.fround(w[i]!); } : undefined,
+      project: round ? roundToF32 : undefined,
       onIter: opts.onProgress
         ? (k, L, gn) => {
           const t = now();
@@ -172,16 +177,16 @@ export function train(
         }
         : undefined,
     });
-    result.theta = r.w;
-    result.finalLoss = r.loss;
-    result.finalGradNorm = r.gradNorm;
     result.polish = {
       iterations: r.iterations,
       evaluations: r.evaluations,
-      grad_norm_before: l2(grad),
+      grad_norm_before: result.finalGradNorm,
       loss_before: trainedLoss,
       stopped: r.reason,
     };
+    result.theta = r.w;
+    result.finalLoss = r.loss;
+    result.finalGradNorm = r.gradNorm;
     if (opts.onProgress) {
       opts.onProgress({ step: r.iterations, steps: polish.steps, loss: r.loss, grad_norm: r.gradNorm, elapsed_s: (now() - tStart) / 1000, eta_s: 0, phase: 'polish' });
     }

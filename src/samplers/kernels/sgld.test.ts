@@ -11,7 +11,7 @@ import { runChains } from '../runner/chains.js';
 import { resolveChainSettings } from '../runner/settings.js';
 import { loadSampler, resolveSamplerConfig, UnknownSamplerError } from '../registry.js';
 import { initialPosition, runChain } from '../runner/chain.js';
-import { quadraticAdamSgldLambda, relaxationSteps, sampler as sgld, sgldKernel, sgldSchedule } from './sgld.js';
+import { quadraticAdamSgldLambda, relaxationSteps, sampler as sgld, sgldKernel, sgldSchedule, type SgldKernel, type SgldState } from './sgld.js';
 import type { LossFunction } from '../../engine/types.js';
 
 const D = 10;
@@ -25,6 +25,37 @@ function chainsOf(cols: Record<string, Float64Array | Int32Array>, name: string)
   const out: number[][] = [];
   for (let i = 0; i < v.length; i++) (out[chain[i]!] ??= []).push(v[i]!);
   return out.map((a) => Float64Array.from(a));
+}
+
+/**
+ * Runs `kernel` by hand for `chains` chains from `seed`: `burn` steps, then every 5th step's
+ * lambda-hat recorded up to `steps`. Returns the recorded series, the per-coordinate step
+ * averaged over the kept steps, and each chain's final state; `atBurn` sees the state after the
+ * last burn-in step.
+ */
+function runByHand(
+  post: ReturnType<typeof makePosterior>,
+  kernel: SgldKernel,
+  o: { seed: number; chains: number; burn: number; steps: number; atBurn?: (state: SgldState) => void },
+): { series: Float64Array[]; epsMean: Float64Array; finals: SgldState[] } {
+  const epsMean = new Float64Array(D);
+  const series: Float64Array[] = [];
+  const finals: SgldState[] = [];
+  for (let c = 0; c < o.chains; c++) {
+    let state = kernel.init(initialPosition(post, o.seed, c, 0.01), keyAt(o.seed, Stream.init, c));
+    const ck = keyAt(o.seed, Stream.chain, c);
+    const draws = new Float64Array((o.steps - o.burn) / 5);
+    for (let t = 0; t < o.steps; t++) {
+      state = kernel.step(state, foldIn(ck, t)).state;
+      if (t + 1 === o.burn) o.atBurn?.(state);
+      if (t < o.burn) continue;
+      for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((o.steps - o.burn) * o.chains);
+      if ((t - o.burn) % 5 === 4) draws[(t - o.burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
+    }
+    series.push(draws);
+    finals.push(state);
+  }
+  return { series, epsMean, finals };
 }
 
 describe('SGLD on the quadratic target', () => {
@@ -59,23 +90,7 @@ describe('SGLD on the quadratic target', () => {
     const a = post.gamma + post.nBeta;
     // v settles to E[g^2] = E[x^2] ~ 1/(0.8 a); eps chosen so that eps_i a is about 0.8.
     const kernel = sgldKernel(post, { stepSize: 0.8 / a / Math.sqrt(a * 0.8) * 1.0, batchSize: 256, precond: 'rmsprop', beta1: 0.9, beta2: 0.999, precondEps: 1e-4, malaEvery: 0 });
-    const chainsN = 4;
-    const burn = 4000;
-    const steps = 14000;
-    const epsMean = new Float64Array(D);
-    const series: Float64Array[] = [];
-    for (let c = 0; c < chainsN; c++) {
-      let state = kernel.init(initialPosition(post, 5, c, 0.01), keyAt(5, Stream.init, c));
-      const ck = keyAt(5, Stream.chain, c);
-      const draws = new Float64Array((steps - burn) / 5);
-      for (let t = 0; t < steps; t++) {
-        state = kernel.step(state, foldIn(ck, t)).state;
-        if (t < burn) continue;
-        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * chainsN);
-        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
-      }
-      series.push(draws);
-    }
+    const { series, epsMean } = runByHand(post, kernel, { seed: 5, chains: 4, burn: 4000, steps: 14000 });
     const all = series.flatMap((s) => Array.from(s));
     const mean = all.reduce((s, x) => s + x, 0) / all.length;
     const truth = quadraticPreconditionedUlaLambda({ n: N, beta: post.beta, gamma: post.gamma, stepSizes: epsMean });
@@ -92,22 +107,7 @@ describe('SGLD on the quadratic target', () => {
     const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
     const a = post.gamma + post.nBeta;
     const kernel = sgldKernel(post, { stepSize: (0.1 / a) * 10.03, batchSize: 256, precond: 'adam', beta1: 0.9, beta2: 0.999, precondEps: 10, malaEvery: 0 });
-    const burn = 2000;
-    const steps = 12000;
-    const epsMean = new Float64Array(D);
-    const series: Float64Array[] = [];
-    for (let c = 0; c < 4; c++) {
-      let state = kernel.init(initialPosition(post, 7, c, 0.01), keyAt(7, Stream.init, c));
-      const ck = keyAt(7, Stream.chain, c);
-      const draws = new Float64Array((steps - burn) / 5);
-      for (let t = 0; t < steps; t++) {
-        state = kernel.step(state, foldIn(ck, t)).state;
-        if (t < burn) continue;
-        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * 4);
-        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
-      }
-      series.push(draws);
-    }
+    const { series, epsMean } = runByHand(post, kernel, { seed: 7, chains: 4, burn: 2000, steps: 12000 });
     const all = series.flatMap((x) => Array.from(x));
     const mean = all.reduce((s, x) => s + x, 0) / all.length;
     const mcse = mcseMean(series).value!;
@@ -128,26 +128,10 @@ describe('SGLD on the quadratic target', () => {
     const post = makePosterior({ loss: quadraticLoss(centre, N), wStar: centre });
     const a = post.gamma + post.nBeta;
     const kernel = sgldKernel(post, { stepSize: (0.1 / a) * 10.03, batchSize: 256, precond: 'adam', beta1: 0.9, beta2: 0.999, precondEps: 10, malaEvery: 0 });
-    const burn = 2000;
-    const steps = 12000;
-    kernel.freezeAfter = burn;
-    const epsMean = new Float64Array(D);
-    const series: Float64Array[] = [];
-    for (let c = 0; c < 4; c++) {
-      let state = kernel.init(initialPosition(post, 7, c, 0.01), keyAt(7, Stream.init, c));
-      const ck = keyAt(7, Stream.chain, c);
-      const draws = new Float64Array((steps - burn) / 5);
-      let vFrozen: Float64Array | null = null;
-      for (let t = 0; t < steps; t++) {
-        state = kernel.step(state, foldIn(ck, t)).state;
-        if (t + 1 === burn) vFrozen = Float64Array.from(state.v);
-        if (t < burn) continue;
-        for (let i = 0; i < D; i++) epsMean[i]! += kernel.stepSizes[i]! / ((steps - burn) * 4);
-        if ((t - burn) % 5 === 4) draws[(t - burn - 4) / 5] = post.llcOf(post.lossAt(state.position));
-      }
-      expect(state.v).toEqual(vFrozen);
-      series.push(draws);
-    }
+    kernel.freezeAfter = 2000;
+    const frozenV: Float64Array[] = [];
+    const { series, epsMean, finals } = runByHand(post, kernel, { seed: 7, chains: 4, burn: 2000, steps: 12000, atBurn: (st) => frozenV.push(Float64Array.from(st.v)) });
+    finals.forEach((st, c) => expect(st.v).toEqual(frozenV[c]));
     const all = series.flatMap((x) => Array.from(x));
     const mean = all.reduce((s, x) => s + x, 0) / all.length;
     const mcse = mcseMean(series).value!;

@@ -299,7 +299,7 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared {
 }
 
 /** The median (of an even count: the geometric mean of the middle two, steps being scales). */
-function medianStep(xs: readonly number[]): number {
+export function medianStep(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : Math.sqrt(s[m - 1]! * s[m]!);

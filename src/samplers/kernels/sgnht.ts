@@ -27,7 +27,7 @@ import { toJsonObject } from '../../contracts/index.js';
 import type { Key } from '../../rng/index.js';
 import type { Kernel, Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler, type PrepareContext, type Prepared, type SharedTuning, type TunedValues } from '../sampler.js';
-import { sgldKernel, sgldSchedule } from './sgld.js';
+import { medianStep, sgldKernel, sgldSchedule } from './sgld.js';
 import { calibrationFields, stepCalibration, stepSizeSchema, type CalibrationReport } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 
@@ -111,11 +111,8 @@ export function sgnhtStepFromCalibration(report: CalibrationReport, eps: number)
 function shareSgnht(tuned: readonly TunedValues[]): SharedTuning {
   const hs = tuned.map((t) => Number(t.step_size));
   if (!hs.every((x) => Number.isFinite(x) && x > 0)) throw new Error(`sgnht: cannot pool the chains' step sizes ${JSON.stringify(hs)}`);
-  const sorted = [...hs].sort((x, y) => x - y);
-  const m = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[m]! : Math.sqrt(sorted[m - 1]! * sorted[m]!);
   const caps = tuned.map((t) => Number(t.step_cap)).filter((x) => Number.isFinite(x) && x > 0);
-  return { step_size: Math.min(median, ...caps), chains: hs.length };
+  return { step_size: Math.min(medianStep(hs), ...caps), chains: hs.length };
 }
 
 function prepareSgnht(ctx: PrepareContext<SgnhtConfig>): Prepared {
