@@ -85,7 +85,10 @@ describe('time_budget of a workflow', () => {
     await buildTask({ kind: 'build', home, target: exp.targets[0]!.config });
     const t0 = Date.now();
     const r = await runWorkflow({ experiment: exp, card: loadCard('local-threads', ['max_workers=1']), home, progress: 'silent' });
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    // Unbudgeted, the HMC task alone would run for hours (1e7 draws of 41 gradients); the bound
+    // only has to tell that from a budget that held, so it leaves room for a loaded machine's
+    // diagnose and report (31 s was seen with a test run beside it).
+    expect(Date.now() - t0).toBeLessThan(120_000);
     const hmc = r.rows.find((row) => row.sampler === 'hmc')!;
     const sgld = r.rows.find((row) => row.sampler === 'sgld')!;
     // One worker: the HMC task took it and ran into the deadline; SGLD never started.
@@ -98,7 +101,7 @@ describe('time_budget of a workflow', () => {
     const sgldSample = [...r.outcomes.values()].find((o) => o.stage === 'sample' && o.label.includes('sgld'))!;
     expect(sgldSample).toMatchObject({ status: 'cancelled', error: { message: "not started: the workflow's time budget of 3 s was reached" } });
     expect(r.failed.length).toBeGreaterThan(0);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('work_budget', () => {
