@@ -20,6 +20,8 @@ export const dlnCaseJob = z.object({
   rank: z.number().int().min(0),
   n: z.number().int().min(1),
   teacherSeed: z.number().int(),
+  /** Factor on every teacher layer (dln-wide: makes the teacher's rank visible at n). */
+  teacherScale: z.number().positive().optional(),
   dataSeed: z.number().int(),
   ...caseSpecCommon,
 }).strict();

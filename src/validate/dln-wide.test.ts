@@ -3,8 +3,11 @@
 // rank, and n near both ends of 1e3-1e5; each case is a function of (seed, index) alone, so
 // `--cases 5` runs the first five cases of `--cases 30`.
 import { describe, expect, it } from 'vitest';
-import { dlnWideCases, dlnWideJobs, WIDE_RANGES } from './dln-wide.js';
+import { dlnWideCases, dlnWideJobs, RESOLUTION_MARGIN, WIDE_RANGES, type WideDlnCase } from './dln-wide.js';
 import { dlnLearningCoefficient } from '../posterior/truth.js';
+import { linearNetworkSingularValues } from './spectrum.js';
+import { dlnTeacher } from './suite.js';
+import { validationCaseJob } from '../contracts/validation.js';
 
 describe('dln-wide family', () => {
   const cases = dlnWideCases(300, 0);
@@ -59,5 +62,51 @@ describe('dln-wide family', () => {
     expect(new Set(seeds).size).toBe(seeds.length);
     const jobs = dlnWideJobs({ sampler: 'sgld', cases: 3, seed: 0 });
     expect(jobs.map((j) => [j.widths, j.rank, j.n, j.teacherSeed, j.dataSeed])).toEqual(first.slice(0, 3).map((c) => [c.widths, c.rank, c.n, c.teacherSeed, c.dataSeed]));
+  });
+});
+
+describe('dln-wide teachers: a rank the posterior can see', () => {
+  const cases = dlnWideCases(60, 0);
+  const nBetaOf = (n: number): number => n / Math.log(n);
+  /** Both sides of the free-energy inequality for case c's teacher scaled by `scale`. */
+  const sides = (c: WideDlnCase, scale: number): { seen: number; needed: number } => {
+    const w = dlnTeacher(c.widths, c.rank, c.teacherSeed).map((v) => v * scale);
+    const sigma = linearNetworkSingularValues(c.widths, w)[c.rank - 1]!;
+    const nBeta = nBetaOf(c.n);
+    const gap = dlnLearningCoefficient(c.widths, c.rank).lambda - dlnLearningCoefficient(c.widths, c.rank - 1).lambda;
+    return { seen: (nBeta * sigma * sigma) / c.widths.at(-1)!, needed: RESOLUTION_MARGIN * gap * Math.log(nBeta) };
+  };
+
+  it('every teacher of rank > 0 passes the resolvability bound at its scale, with the smallest scale >= 1 that does', () => {
+    let scaled = 0;
+    for (const c of cases) {
+      expect(c.teacherScale).toBeGreaterThanOrEqual(1);
+      if (c.rank === 0) {
+        expect(c.teacherScale).toBe(1);
+        continue;
+      }
+      const at = sides(c, c.teacherScale);
+      expect(at.seen, c.name).toBeGreaterThanOrEqual(at.needed * (1 - 1e-9));
+      if (c.teacherScale > 1) {
+        scaled++;
+        // Minimal: 1% less scale no longer passes, and the unscaled teacher did not.
+        const below = sides(c, c.teacherScale * 0.99);
+        expect(below.seen, c.name).toBeLessThan(below.needed);
+        const raw = sides(c, 1);
+        expect(raw.seen, c.name).toBeLessThan(raw.needed);
+      }
+    }
+    // Products of random layers often hide their weakest direction at these n: the bound bites.
+    expect(scaled).toBeGreaterThan(10);
+    expect(scaled).toBeLessThan(cases.length);
+    // 4-7-7-13-19 r4 at n = 3239 (sigma_4 = 0.07 unscaled; HMC -17.7% of lambda there).
+    const hidden = cases.find((c) => c.name === '4-7-7-13-19 r4 n3239')!;
+    expect(hidden.teacherScale).toBeGreaterThan(2);
+  });
+
+  it('the jobs carry the scale to the child process, which samples the scaled teacher', () => {
+    const jobs = dlnWideJobs({ sampler: 'sgld', cases: 8, seed: 0 });
+    expect(jobs.map((j) => j.teacherScale)).toEqual(cases.slice(0, 8).map((c) => c.teacherScale));
+    expect(jobs.every((j) => validationCaseJob.safeParse(j).success)).toBe(true);
   });
 });

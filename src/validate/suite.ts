@@ -151,7 +151,8 @@ function cpuSeconds(u: NodeJS.CpuUsage): number {
 /** One case of `--suite dln-wide`: the DLN at its teacher, the sampler at its defaults. */
 export async function runDlnJob(job: DlnCaseJob): Promise<CaseResult> {
   const settings = resolvePosteriorSettings({});
-  const wStar = dlnTeacher(job.widths, job.rank, job.teacherSeed);
+  const scale = job.teacherScale ?? 1;
+  const wStar = dlnTeacher(job.widths, job.rank, job.teacherSeed).map((v) => v * scale);
   const model = dlnModel(job.widths, wStar, job.n, job.dataSeed, job.impl);
   try {
     const posterior = makePosterior({ loss: model, wStar, beta0: settings.beta0, betaMode: settings.beta_mode, gamma: settings.gamma });
@@ -159,7 +160,9 @@ export async function runDlnJob(job: DlnCaseJob): Promise<CaseResult> {
     const cfg = resolveSamplerConfig(loaded, job.overrides);
     const truth = dlnLearningCoefficient(job.widths, job.rank).lambda;
     const r = await runCase(job.name, job.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, { sampler: job.sampler, chains: job.chains, seed: job.seed }, cfg);
-    return { ...r, sampler: job.sampler };
+    const scaled = scale !== 1 ? `teacher x${scale.toFixed(2)} (its rank visible at this n)` : undefined;
+    const note = [r.note, scaled].filter((x) => x !== undefined).join('; ');
+    return { ...r, ...(note ? { note } : {}), sampler: job.sampler };
   } finally {
     model.dispose();
   }

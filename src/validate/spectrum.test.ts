@@ -1,0 +1,71 @@
+// The dln-wide family decides each teacher's scale from its end-to-end singular values, so they
+// must be right: checked against matrices whose spectrum is known by construction.
+import { describe, expect, it } from 'vitest';
+import { keyAt, normalInto } from '../rng/index.js';
+import { linearNetworkSingularValues, symmetricEigenvalues } from './spectrum.js';
+
+/** A random orthogonal n x n matrix (Gram-Schmidt on Gaussian columns), row-major. */
+function randomOrthogonal(n: number, seed: number): Float64Array {
+  const g = normalInto(keyAt(seed, 7), new Float64Array(n * n));
+  const q = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) q[i * n + j] = g[i * n + j]!;
+    for (let k = 0; k < j; k++) {
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += q[i * n + j]! * q[i * n + k]!;
+      for (let i = 0; i < n; i++) q[i * n + j]! -= dot * q[i * n + k]!;
+    }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += q[i * n + j]! ** 2;
+    for (let i = 0; i < n; i++) q[i * n + j]! /= Math.sqrt(norm);
+  }
+  return q;
+}
+
+describe('spectrum', () => {
+  it('symmetricEigenvalues recovers Q diag(e) Q^T, including repeated and negative values', () => {
+    const n = 12;
+    const e = [5, 3, 3, 1, 0.5, 1e-4, 0, 0, -0.25, -2, 7e-3, 2];
+    const q = randomOrthogonal(n, 1);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += q[i * n + k]! * e[k]! * q[j * n + k]!;
+    const got = symmetricEigenvalues(a, n);
+    const want = [...e].sort((x, y) => y - x);
+    for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-12 * 5);
+  });
+
+  it('linearNetworkSingularValues: the product of layers U_l diag(s_l) U_{l-1}^T has singular values prod s_l', () => {
+    // Three square layers sharing bases: W_l = U_l diag(s_l) U_{l-1}^T.
+    const n = 6;
+    const U = [0, 1, 2, 3].map((l) => randomOrthogonal(n, 10 + l));
+    const s = [
+      [2, 1.5, 1, 0.5, 0.2, 0],
+      [1, 1, 2, 3, 0.5, 4],
+      [0.1, 2, 1, 1, 1, 1],
+    ];
+    const w: number[] = [];
+    for (let l = 0; l < 3; l++) {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          let v = 0;
+          for (let k = 0; k < n; k++) v += U[l + 1]![i * n + k]! * s[l]![k]! * U[l]![j * n + k]!;
+          w.push(v);
+        }
+      }
+    }
+    const got = linearNetworkSingularValues([n, n, n, n], w);
+    const want = s[0]!.map((_, k) => s[0]![k]! * s[1]![k]! * s[2]![k]!).sort((x, y) => y - x);
+    for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-9);
+  });
+
+  it('a rectangular network of rank r has exactly r nonzero singular values', () => {
+    // 5 -> 2 -> 7: rank at most 2.
+    const w = Array.from(normalInto(keyAt(3, 1), new Float64Array(5 * 2 + 2 * 7)));
+    const sv = linearNetworkSingularValues([5, 2, 7], w);
+    expect(sv).toHaveLength(5);
+    expect(sv[1]!).toBeGreaterThan(1e-3);
+    // Zero singular values come back as sqrt of the Gram matrix's rounding, ~1e-8 here.
+    for (const x of sv.slice(2)) expect(x).toBeLessThan(1e-6);
+    expect(() => linearNetworkSingularValues([5, 2, 7], w.slice(1))).toThrow(/expected 24/);
+  });
+});
