@@ -104,11 +104,27 @@ describe('singular case verdicts (n = 2000)', () => {
     expect(r.note ?? '').toMatch(/non-finite|diverged/);
   }, 30_000);
 
-  it('a run too short to resolve 25% fails, whatever its mean', async () => {
-    const r = await runSingularJob(job('hmc', 0, { draws: 12, warmup: 30 }));
+  it('a run too short to resolve 25% fails, whatever its mean, even after its rerun with more chains', async () => {
+    const r = await runSingularJob(job('hmc', 0, { draws: 6, warmup: 10 }));
     expect(r.pass).toBe(false);
+    expect(r.per_chain.length).toBeGreaterThan(4);
+    expect(r.note ?? '').toMatch(/rerun with \d+ chains: 4 gave/);
     expect(r.note ?? '').toMatch(/too noisy to decide/);
   }, 30_000);
+
+  it('a noisy case is rerun with the chains its MCSE asks for, and then decided', async () => {
+    // 4 chains of 150 draws: 3 MCSE ~ 0.063 against 25% of the truth ~ 0.052.
+    const r = await runSingularJob(job('hmc', 0, { draws: 150, warmup: 100 }));
+    expect(r.per_chain.length).toBeGreaterThan(4);
+    expect(r.note ?? '').toMatch(new RegExp(`rerun with ${r.per_chain.length} chains`));
+    expect(3 * r.mcse!).toBeLessThanOrEqual(0.25 * r.truth);
+    expect(r.note ?? '').not.toMatch(/too noisy/);
+    expect(r.pass).toBe(true);
+    // Already resolved: no rerun.
+    const resolved = await runSingularJob(job('hmc', 0, { draws: 200, warmup: 200 }));
+    expect(resolved.per_chain).toHaveLength(4);
+    expect(resolved.note ?? '').not.toMatch(/rerun/);
+  }, 60_000);
 
   it('a resolved but biased run fails', async () => {
     // SGLD at a fixed step with eps n beta s ~ 1.6 on the quadratic coordinate: stable (< 4),
