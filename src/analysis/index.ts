@@ -47,6 +47,24 @@ export interface KeptDraws {
   notes: string[];
 }
 
+/** Mean of an optional per-draw column over the kept draws (NaN rows skipped); null when absent. */
+function meanOfKept(kept: KeptDraws, name: 'gradient_noise'): number | null {
+  let sum = 0;
+  let count = 0;
+  for (const c of kept.chains) {
+    const col = c[name];
+    if (col === null) continue;
+    for (let i = kept.start; i < kept.length; i++) {
+      const v = col[i]!;
+      if (Number.isFinite(v)) {
+        sum += v;
+        count++;
+      }
+    }
+  }
+  return count > 0 ? sum / count : null;
+}
+
 function allFinite(xs: Float64Array): boolean {
   for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i]!)) return false;
   return true;
@@ -254,6 +272,14 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
     warnings.push(`low acceptance ${fmt(acceptance_mean, 3)} < ${minAcc} for ${m.sampler}: step size too large`);
   }
   if (traits?.caveat !== undefined) warnings.push(traits.caveat);
+  const maxNoise = traits?.thresholds.maxGradientNoise;
+  const gradient_noise = meanOfKept(kept, 'gradient_noise');
+  if (gradient_noise !== null && maxNoise !== undefined && gradient_noise > maxNoise) {
+    warnings.push(
+      `minibatch gradient noise ${fmt(gradient_noise, 3)} of the injected noise (> ${maxNoise}): ${m.sampler}'s thermostat ` +
+        'cannot remove it per direction, so λ̂ runs high; raise batch_size or lower step_size',
+    );
+  }
   const lowBfmi = bfmis.filter((b) => b < THRESHOLDS.bfmi);
   if (lowBfmi.length > 0) {
     warnings.push(`E-BFMI below ${THRESHOLDS.bfmi} in ${lowBfmi.length} chain(s): poor energy exploration`);

@@ -22,6 +22,8 @@ export interface ChainTrace {
   acceptance: Float64Array | null;
   energy: Float64Array | null;
   diverging: Float64Array | null;
+  /** SGNHT's minibatch-noise probe (NaN in rows without a probe). */
+  gradient_noise: Float64Array | null;
 }
 
 export interface LoadedRun {
@@ -84,6 +86,7 @@ export function splitChains(cols: TraceColumns): ChainTrace[] {
       acceptance: gather('acceptance', idx),
       energy: gather('energy', idx),
       diverging: gather('diverging', idx),
+      gradient_noise: gather('gradient_noise', idx),
     });
   }
   return out;

@@ -74,6 +74,8 @@ export interface SamplerTraits {
   readonly thresholds: {
     /** Mean Metropolis acceptance below which the chain is mis-tuned (a warning). */
     readonly minAcceptance?: number;
+    /** Mean `gradient_noise` column above which minibatch noise biases the estimate (a warning). */
+    readonly maxGradientNoise?: number;
   };
   /** A caution every estimate of this sampler carries (shown as a warning). */
   readonly caveat?: string;

@@ -34,6 +34,7 @@ const PATTERNS: { re: RegExp; short: (m: RegExpMatchArray) => string }[] = [
   { re: /^R-hat ([\d.]+)/, short: (m) => `R-hat ${m[1]}` },
   { re: /^(\d+) divergent transition/, short: (m) => `${m[1]} divergences` },
   { re: /^variational estimate/, short: () => 'variational' },
+  { re: /^minibatch gradient noise ([\d.]+)/, short: (m) => `gradient noise ${m[1]}` },
   { re: /^disagrees with (.+?):.*\(z = ([\d.]+)/, short: (m) => `disagrees with ${m[1]!.replace(/^consensus of .*/, 'the others')} (z ${m[2]})` },
   { re: /^running λ̂ still drifting/, short: () => 'λ̂ drifting' },
   { re: /^stopped at (its|the workflow's) time budget/, short: () => 'cut short by time budget' },

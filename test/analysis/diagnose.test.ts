@@ -6,6 +6,7 @@ import { writeSyntheticRun } from './synthetic.js';
 import { analyzeRun, THRESHOLDS } from '../../src/analysis/index.js';
 import { loadRun } from '../../src/analysis/run.js';
 import { diagnoseTask } from '../../src/tasks/diagnose.js';
+import { trustReason } from '../../src/workflow/trust.js';
 import { writeJsonAtomic } from '../../src/store/index.js';
 import h5wasm from 'h5wasm/node';
 import type { Dataset } from 'h5wasm/node';
@@ -142,6 +143,17 @@ describe('diagnose task', () => {
     expect(w('sgld')).not.toMatch(/low acceptance/);
     // A sampler this version does not know gets the thresholds every sampler has, and no more.
     expect(w('nuts')).not.toMatch(/low acceptance|variational/);
+  });
+
+  it("warns when SGNHT's minibatch gradient noise is above its declared threshold, and only then", () => {
+    const w = (sampler: string, gradientNoise: number): string =>
+      analyze(writeSyntheticRun(home, { runId: `run_gn_${sampler}_${gradientNoise}`, sampler, gradientNoise, draws: 200, seed: 32 })).warnings.join('\n');
+    // 0.58: the singular suite's RRR at batch 1024 (+22%); 0.07: a DLN it passes.
+    expect(w('sgnht', 0.58)).toMatch(/^minibatch gradient noise 0\.58 of the injected noise \(> 0\.2\)/m);
+    expect(w('sgnht', 0.07)).not.toMatch(/gradient noise/);
+    // SGLD declares no such threshold (it has no thermostat to fool).
+    expect(w('sgld', 0.58)).not.toMatch(/gradient noise/);
+    expect(trustReason('minibatch gradient noise 0.58 of the injected noise (> 0.2): x').short).toBe('gradient noise 0.58');
   });
 
   it('flags a VI estimate as variational, and only for VI', () => {

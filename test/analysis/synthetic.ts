@@ -27,6 +27,8 @@ export interface SyntheticRunOptions {
   burnIn?: number;
   /** HMC-style columns: acceptance, energy, diverging. */
   hmc?: { acceptance: number; divergences: number };
+  /** SGNHT's gradient_noise column: this value on every other row, NaN (no probe) between. */
+  gradientNoise?: number;
   /** Chain indices whose llc is NaN from the middle on (blown up). */
   blowUp?: number[];
   n?: number;
@@ -78,6 +80,7 @@ export function writeSyntheticRun(home: string, o: SyntheticRunOptions): string 
     cols.energy = new Float64Array(rows);
     cols.diverging = new Int32Array(rows);
   }
+  if (o.gradientNoise !== undefined) cols.gradient_noise = new Float64Array(rows);
   const z = gaussian(o.seed ?? 1);
   let row = 0;
   for (let c = 0; c < chains; c++) {
@@ -94,6 +97,7 @@ export function writeSyntheticRun(home: string, o: SyntheticRunOptions): string 
       cols.Ln![row] = L0 + llc / (n * beta);
       cols.cumulative_fge![row] = (d + 1) * 10;
       cols.time_s![row] = (d + 1) * 0.002 * (1 + 0.1 * c);
+      if (o.gradientNoise !== undefined) cols.gradient_noise![row] = d % 2 === 0 ? o.gradientNoise : Number.NaN;
       if (o.hmc) {
         energy = 0.5 * energy + 0.5 * (50 + z() * 3);
         cols.acceptance![row] = Math.min(1, Math.max(0, o.hmc.acceptance + 0.05 * z()));

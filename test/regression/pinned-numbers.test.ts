@@ -44,7 +44,7 @@ const PINNED_WASM = {
   vi: 'b357ff176ce1793ca3027e09d4d70a4634f3c0a92b43b18819b295bac027e370',
   validation: {
     sgld: '9686b5068b9b6076a9010b519c06baa60c0dcafaefc373f0b7577276fa879a2b',
-    sgnht: '2eca1472ece5d52f2d558523d0bdca82c24ab11295fffca22350c7b02809c5e7',
+    sgnht: '323fb70e7b6ed1525420fdc5edce128333cc4c483cc215e72de254287faa91ba',
   },
   traces: {
     hmc: 'bb2a19099b456e27b4f9a9cc85d2a011bf15b598c05da53dbcaaf2dc5cf9e397',
@@ -68,7 +68,7 @@ const PINNED_NATIVE: Pinned = {
   vi: '35a3527bd9ebc07bb0d011ad29b6828de8ff67c298892b2093e3e558bed1a76c',
   validation: {
     sgld: '8faeb0ab4d9d332e82f14b6fc408946c0e5e8c3fc4da43a50a4ea0d28a54d509',
-    sgnht: '5a42945658c48d1af4aba04cd3f771e00a7dff9be4e75ceb0282b0d4943747ac',
+    sgnht: '78880662751715cc452cc5e67467bb2c44e19c70b9358ddd7af2e27a036a9e14',
   },
   traces: {
     hmc: 'd79f7c393220f93b18c636dc793a619f1f103da2f7382423d82e7028f57c4d1a',

@@ -4,6 +4,10 @@ import type { PosteriorSource } from '../../posterior/source.js';
 import { runChains } from '../runner/chains.js';
 import { resolveChainSettings } from '../runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../registry.js';
+import { createModel } from '../../engine/index.js';
+import { makePosterior } from '../../posterior/posterior.js';
+import { keyAt, normalInto } from '../../rng/index.js';
+import { GRADIENT_NOISE_EVERY, sgnhtKernel } from './sgnht.js';
 
 const D = 10;
 const centre = Array.from({ length: D }, (_, i) => 0.1 * i - 0.3);
@@ -30,5 +34,55 @@ describe('SGNHT step', () => {
     const cfg = resolveSamplerConfig(loaded, { step_size: 0.01, steps: 100, warmup: 50, eval_every: 10 });
     const run = await runChains({ source, sampler: 'sgnht', cfg, chains: resolveChainSettings({ count: 2 }), seed: 9 });
     for (const r of run.results) expect(r.tuned).toMatchObject({ step_size: 0.01, step_size_source: 'config' });
+  });
+});
+
+describe('SGNHT gradient-noise probe', () => {
+  it("is an unbiased estimate of h mean_i V_i / (2 A), V_i the batch gradient's variance", () => {
+    // Linear regression 3 -> 1 on 200 rows: the per-row gradients of the MSE are known in closed
+    // form, so V_i = (n beta)^2 Var_rows(G_r,i) / b exactly (rows drawn with replacement).
+    const n = 200;
+    const inDim = 3;
+    const X = normalInto(keyAt(5, 1), new Float64Array(n * inDim));
+    const wTrue = [0.5, -1, 2];
+    const Y = new Float64Array(n).map((_, r) => wTrue.reduce((s, w, j) => s + w * X[r * inDim + j]!, 0) + 0.3 * Math.sin(r));
+    const model = createModel({ spec: { sizes: [inDim, 1], activation: 'identity', bias: false, layerNorm: false }, data: { n, inDim, outDim: 1, X, Y }, loss: { kind: 'mse' }, dtype: 'float64', impl: 'ts' });
+    try {
+      const wStar = Float64Array.from(wTrue);
+      const posterior = makePosterior({ loss: model, wStar, gamma: 1 });
+      const w = Float64Array.from([0.8, -0.6, 1.7]);
+      const b = 16;
+      const nBeta = posterior.nBeta;
+      const G = Array.from({ length: n }, (_, r) => {
+        const res = wTrue.reduce((s, _w, j) => s + w[j]! * X[r * inDim + j]!, 0) - Y[r]!;
+        return [0, 1, 2].map((j) => 2 * res * X[r * inDim + j]!);
+      });
+      let meanV = 0;
+      for (let j = 0; j < inDim; j++) {
+        const m = G.reduce((s, g) => s + g[j]!, 0) / n;
+        const varRows = G.reduce((s, g) => s + (g[j]! - m) ** 2, 0) / n;
+        meanV += (nBeta * nBeta * varRows) / b / inDim;
+      }
+      // A step so small that the chain stays at w (every probe sees the same V).
+      const h = 1e-12;
+      const A = 1;
+      const kernel = sgnhtKernel(posterior, { stepSize: h, batchSize: b, diffusion: A });
+      let state = kernel.init(w, keyAt(6, 0));
+      const probes: number[] = [];
+      for (let t = 0; t < 40_000; t++) {
+        const out = kernel.step(state, keyAt(7, t));
+        state = out.state;
+        if (out.info.gradient_noise !== undefined) probes.push(out.info.gradient_noise);
+        expect(out.info.fge).toBe(out.info.gradient_noise !== undefined ? 1.5 * (b / n) : b / n);
+      }
+      expect(probes.length).toBe(40_000 / GRADIENT_NOISE_EVERY);
+      const mean = probes.reduce((s, x) => s + x, 0) / probes.length;
+      const se = Math.sqrt(probes.reduce((s, x) => s + (x - mean) ** 2, 0) / (probes.length - 1) / probes.length);
+      const expected = (h * meanV) / (2 * A);
+      expect(Math.abs(mean - expected), `${mean} vs ${expected} (se ${se})`).toBeLessThan(4 * se);
+      expect(se).toBeLessThan(0.1 * expected);
+    } finally {
+      model.dispose();
+    }
   });
 });
