@@ -5,6 +5,7 @@ import { resolveTargetObject } from '../config/experiment.js';
 import { addNoise, generateData, sampleInputs } from './data.js';
 import { dlnProduct, dlnTeacherParams, forward } from './networks.js';
 import { gammaInto } from './random.js';
+import { singularValues } from '../validate/spectrum.js';
 
 const N = 20_000;
 const D = 3;
@@ -146,44 +147,6 @@ describe('noise models', () => {
     expect(Math.abs(num / n - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
   });
 });
-
-/** Singular values of a small row-major [r, c] matrix via one-sided Jacobi (accurate, simple). */
-function singularValues(A: Float64Array, r: number, c: number): number[] {
-  const U = Float64Array.from(A);
-  for (let sweep = 0; sweep < 60; sweep++) {
-    let off = 0;
-    for (let p = 0; p < c; p++) {
-      for (let q = p + 1; q < c; q++) {
-        let a = 0, b = 0, g = 0;
-        for (let i = 0; i < r; i++) {
-          a += U[i * c + p]! ** 2;
-          b += U[i * c + q]! ** 2;
-          g += U[i * c + p]! * U[i * c + q]!;
-        }
-        if (Math.abs(g) <= 1e-300 || Math.abs(g) < 1e-15 * Math.sqrt(a * b)) continue;
-        off = Math.max(off, Math.abs(g) / Math.sqrt(a * b));
-        const zeta = (b - a) / (2 * g);
-        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const cs = 1 / Math.sqrt(1 + t * t);
-        const sn = cs * t;
-        for (let i = 0; i < r; i++) {
-          const up = U[i * c + p]!;
-          const uq = U[i * c + q]!;
-          U[i * c + p] = cs * up - sn * uq;
-          U[i * c + q] = sn * up + cs * uq;
-        }
-      }
-    }
-    if (off < 1e-15) break;
-  }
-  const out: number[] = [];
-  for (let p = 0; p < c; p++) {
-    let s = 0;
-    for (let i = 0; i < r; i++) s += U[i * c + p]! ** 2;
-    out.push(Math.sqrt(s));
-  }
-  return out.sort((x, y) => y - x);
-}
 
 describe('deep linear teacher', () => {
   it('has a product of exactly rank r (singular values > 1e-10 of the largest), every rank up to the narrowest layer', () => {

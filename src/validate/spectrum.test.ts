@@ -2,7 +2,7 @@
 // must be right: checked against matrices whose spectrum is known by construction.
 import { describe, expect, it } from 'vitest';
 import { keyAt, normalInto } from '../rng/index.js';
-import { linearNetworkSingularValues, symmetricEigenvalues } from './spectrum.js';
+import { linearNetworkSingularValues, singularValues } from './spectrum.js';
 
 /** A random orthogonal n x n matrix (Gram-Schmidt on Gaussian columns), row-major. */
 function randomOrthogonal(n: number, seed: number): Float64Array {
@@ -23,14 +23,14 @@ function randomOrthogonal(n: number, seed: number): Float64Array {
 }
 
 describe('spectrum', () => {
-  it('symmetricEigenvalues recovers Q diag(e) Q^T, including repeated and negative values', () => {
+  it('singularValues recovers |e| from Q diag(e) Q^T, including repeated, zero and negative values', () => {
     const n = 12;
     const e = [5, 3, 3, 1, 0.5, 1e-4, 0, 0, -0.25, -2, 7e-3, 2];
     const q = randomOrthogonal(n, 1);
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += q[i * n + k]! * e[k]! * q[j * n + k]!;
-    const got = symmetricEigenvalues(a, n);
-    const want = [...e].sort((x, y) => y - x);
+    const got = singularValues(a, n, n);
+    const want = e.map(Math.abs).sort((x, y) => y - x);
     for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-12 * 5);
   });
 
@@ -64,7 +64,6 @@ describe('spectrum', () => {
     const sv = linearNetworkSingularValues([5, 2, 7], w);
     expect(sv).toHaveLength(5);
     expect(sv[1]!).toBeGreaterThan(1e-3);
-    // Zero singular values come back as sqrt of the Gram matrix's rounding, ~1e-8 here.
     for (const x of sv.slice(2)) expect(x).toBeLessThan(1e-6);
     expect(() => linearNetworkSingularValues([5, 2, 7], w.slice(1))).toThrow(/expected 24/);
   });

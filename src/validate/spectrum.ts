@@ -1,44 +1,49 @@
 /**
- * The singular values of a deep linear network's end-to-end map, for the dln-wide family's
- * resolvability check. The matrices here are at most 20 x 20, so a cyclic Jacobi sweep on
- * P^T P is exact enough (to ~1e-12 relative) and needs no library.
+ * Singular values of small dense matrices: the dln-wide family's resolvability check and the
+ * teacher tests. The matrices here are at most 20 x 20, so one-sided Jacobi (rotate column pairs
+ * until they are orthogonal; the column norms are then the singular values) is exact enough and
+ * keeps small singular values to full relative precision, which P^T P would square away.
  */
 
-/** Eigenvalues of the symmetric n x n matrix `a` (row-major; not modified), descending. */
-export function symmetricEigenvalues(a: ArrayLike<number>, n: number): number[] {
-  const m = Float64Array.from(a);
-  if (m.length !== n * n) throw new Error(`symmetricEigenvalues: expected ${n * n} entries, got ${m.length}`);
-  for (let sweep = 0; sweep < 100; sweep++) {
+/** Singular values (descending) of the row-major [rows, cols] matrix `a` (not modified). */
+export function singularValues(a: ArrayLike<number>, rows: number, cols: number): number[] {
+  const U = Float64Array.from(a);
+  if (U.length !== rows * cols) throw new Error(`singularValues: expected ${rows * cols} entries, got ${U.length}`);
+  for (let sweep = 0; sweep < 60; sweep++) {
     let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q]! ** 2;
-    let diag = 0;
-    for (let p = 0; p < n; p++) diag += m[p * n + p]! ** 2;
-    if (off <= 1e-30 * Math.max(diag, 1e-300)) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = m[p * n + q]!;
-        if (apq === 0) continue;
-        const theta = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        // Rotate rows and columns p, q of the symmetric matrix.
-        for (let k = 0; k < n; k++) {
-          const akp = m[k * n + p]!;
-          const akq = m[k * n + q]!;
-          m[k * n + p] = c * akp - s * akq;
-          m[k * n + q] = s * akp + c * akq;
+    for (let p = 0; p < cols; p++) {
+      for (let q = p + 1; q < cols; q++) {
+        let alpha = 0;
+        let beta = 0;
+        let gamma = 0;
+        for (let i = 0; i < rows; i++) {
+          alpha += U[i * cols + p]! ** 2;
+          beta += U[i * cols + q]! ** 2;
+          gamma += U[i * cols + p]! * U[i * cols + q]!;
         }
-        for (let k = 0; k < n; k++) {
-          const apk = m[p * n + k]!;
-          const aqk = m[q * n + k]!;
-          m[p * n + k] = c * apk - s * aqk;
-          m[q * n + k] = s * apk + c * aqk;
+        if (Math.abs(gamma) <= 1e-300 || Math.abs(gamma) < 1e-15 * Math.sqrt(alpha * beta)) continue;
+        off = Math.max(off, Math.abs(gamma) / Math.sqrt(alpha * beta));
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = c * t;
+        for (let i = 0; i < rows; i++) {
+          const up = U[i * cols + p]!;
+          const uq = U[i * cols + q]!;
+          U[i * cols + p] = c * up - s * uq;
+          U[i * cols + q] = s * up + c * uq;
         }
       }
     }
+    if (off < 1e-15) break;
   }
-  return Array.from({ length: n }, (_, i) => m[i * n + i]!).sort((x, y) => y - x);
+  const out: number[] = [];
+  for (let p = 0; p < cols; p++) {
+    let norm = 0;
+    for (let i = 0; i < rows; i++) norm += U[i * cols + p]! ** 2;
+    out.push(Math.sqrt(norm));
+  }
+  return out.sort((x, y) => y - x);
 }
 
 /**
@@ -67,14 +72,5 @@ export function linearNetworkSingularValues(widths: readonly number[], w: ArrayL
     rows = out;
   }
   if (off !== w.length) throw new Error(`linearNetworkSingularValues: ${w.length} parameters for widths ${widths.join('-')} (expected ${off})`);
-  const gram = new Float64Array(h0 * h0);
-  for (let i = 0; i < h0; i++) {
-    for (let j = i; j < h0; j++) {
-      let s = 0;
-      for (let k = 0; k < rows; k++) s += P[k * h0 + i]! * P[k * h0 + j]!;
-      gram[i * h0 + j] = s;
-      gram[j * h0 + i] = s;
-    }
-  }
-  return symmetricEigenvalues(gram, h0).map((e) => Math.sqrt(Math.max(0, e)));
+  return singularValues(P, rows, h0);
 }

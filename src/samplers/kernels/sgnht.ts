@@ -109,7 +109,7 @@ export function sgnhtKernel(
       info.gradient_noise = undefined;
       info.fge = fge;
       if (half && ++stepsTaken % GRADIENT_NOISE_EVERY === 0) {
-        half.set(rows!.subarray(0, half.length));
+        for (let i = 0; i < half.length; i++) half[i] = rows![i]!;
         posterior.potentialAndGrad(state.position, gHalf!, half);
         // The localizer's gradient is in both and cancels in the difference.
         let v = 0;
