@@ -50,21 +50,19 @@ export function registerValidate(program: Command): void {
       let done = 0;
       const onCase = (r: CaseResult): void => {
         done++;
-        if (!opts.json) {
-          process.stderr.write(
-            `[${done}] ${r.sampler ? `${r.sampler} ` : ''}${r.case}: lambda-hat ${r.lambda_hat.toFixed(3)} vs ${r.truth.toFixed(3)} (${(100 * r.rel_error).toFixed(1)}%, ${r.cpu_s.toFixed(1)} s cpu, ${((Date.now() - started) / 1000).toFixed(0)} s elapsed)\n`,
-          );
-        }
+        // Progress goes to stderr even with --json (whose document is stdout's): a dln-wide run
+        // takes half an hour.
+        process.stderr.write(
+          `[${done}] ${r.sampler ? `${r.sampler} ` : ''}${r.case}: lambda-hat ${r.lambda_hat.toFixed(3)} vs ${r.truth.toFixed(3)} (${(100 * r.rel_error).toFixed(1)}%, ${r.cpu_s.toFixed(1)} s cpu, ${((Date.now() - started) / 1000).toFixed(0)} s elapsed)\n`,
+        );
       };
       let rows: CaseResult[];
       let summary = '';
       const sampler = opts.sampler ?? 'sgld';
       if (suite === 'dln-wide') {
-        if (!opts.json) {
-          process.stderr.write(
-            `dln-wide: ${opts.cases} networks (seed ${opts.seed}): ${WIDE_RANGES.layers.join('-')} layers, widths ${WIDE_RANGES.width.join('-')}, ranks 0..full, n 1e${WIDE_RANGES.logN[0]}-1e${WIDE_RANGES.logN[1]}; ${sampler}, ${opts.chains} chains, ${opts.threads} at once\n`,
-          );
-        }
+        process.stderr.write(
+          `dln-wide: ${opts.cases} networks (seed ${opts.seed}): ${WIDE_RANGES.layers.join('-')} layers, widths ${WIDE_RANGES.width.join('-')}, ranks 0..full, n 1e${WIDE_RANGES.logN[0]}-1e${WIDE_RANGES.logN[1]}; ${sampler}, ${opts.chains} chains, ${opts.threads} at once\n`,
+        );
         rows = await runDlnWide({ sampler, overrides, cases: opts.cases, seed: opts.seed, chains: opts.chains, threads: opts.threads, onCase });
         const s = errorSummary(rows);
         summary =

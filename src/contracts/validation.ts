@@ -20,7 +20,9 @@ export const dlnCaseJob = z.object({
   rank: z.number().int().min(0),
   n: z.number().int().min(1),
   teacherSeed: z.number().int(),
-  /** Factor on every teacher layer (dln-wide: makes the teacher's rank visible at n). */
+  /** Gaussian layers with the first cut to rank r (absent), or balanced layers Q_k D_k Q_{k-1}^T. */
+  teacher: z.enum(['gaussian', 'balanced']).optional(),
+  /** Factor on every teacher layer (dln-wide: makes the teacher's rank, and every layer's share of it, visible at n). */
   teacherScale: z.number().positive().optional(),
   dataSeed: z.number().int(),
   ...caseSpecCommon,

@@ -5,28 +5,38 @@
  * w*, x ~ N(0, I), labels noise-free, truth Aoyagi's lambda (posterior/truth.ts). The pass bar
  * is 10% of lambda for every case.
  *
- * A rank the data cannot see. Aoyagi's lambda of rank r is the posterior's coefficient only
- * when the teacher's weakest direction is visible at this n: dropping it (a rank r - 1 map)
- * raises the tempered loss by n beta sigma_r^2 / q (q outputs, the MSE a mean over them) but
- * lowers the free energy by (lambda_r - lambda_{r-1}) log(n beta), so rank r - 1 wins unless
- *   n beta sigma_r^2 / q > (lambda_r - lambda_{r-1}) log(n beta).
- * Products of random layers often have a tiny sigma_r (4-7-7-13-19 r4: sigma_4 = 0.07 at
- * n = 3239, four times too small); there the exact sampler (HMC) gives -17.7% of lambda, and the
- * same teacher scaled to be visible gives HMC -3.2%, SGLD +1.4%. So each teacher is scaled up
- * (never down; a DLN's lambda does not depend on the teacher's scale, only its rank) until the
- * left side is at least RESOLUTION_MARGIN times the right. The scale is in the case
- * (`teacherScale`) and the note of its row. Cases run in this process (--threads 1) or in child
- * processes, one case each, so every case's CPU seconds are its own.
+ * The teacher is balanced, W_k = Q_k D_k Q_{k-1}^T with random orthonormal Q_k and D_k in
+ * [0.75, 1.25] (suite.ts balancedDlnTeacher, the teacher of `teacher: dln` targets): every
+ * factor has rank r, the most singular part of the true set, where the local coefficient is
+ * Aoyagi's global one.
+ *
+ * Aoyagi's lambda is an asymptote; at a finite n the posterior follows it only where the data see
+ * the teacher's structure:
+ * - Its weakest direction. Dropping it (a rank r - 1 map) raises the tempered loss by
+ *   n beta sigma_r^2 / q (q outputs, the MSE a mean over them) but lowers the free energy by
+ *   (lambda_r - lambda_{r-1}) log(n beta), so rank r - 1 wins unless
+ *     n beta sigma_r^2 / q > (lambda_r - lambda_{r-1}) log(n beta).
+ *   A product of Gaussian layers 4-7-7-13-19 r4 at n = 3239 has sigma_4 = 0.07, four times too
+ *   small; the exact sampler (HMC) gives -17.7% of lambda there, and the same teacher scaled to
+ *   be visible gives HMC -3.2%, SGLD +1.4%.
+ * - Every layer's rank-r part, which the data see through the layers around it; where they are
+ *   nearly singular the localizer, not the data, holds it (resolvingTeacherScale). A product of
+ *   Gaussian layers 10-9-3-17 r3 hides its third layer so and gives HMC -20% at n = 19540 and at
+ *   1e5; balanced teachers rarely do.
+ * Each teacher is scaled up (never down; a DLN's lambda depends on its rank, not its scale) by
+ * the smallest factor that meets both (`teacherScale`, in the note of its row). Cases run in
+ * this process (--threads 1) or in child processes, one case each, so every case's CPU seconds
+ * are their own.
  */
 import { fork } from 'node:child_process';
 import { keyAt, uniform } from '../rng/index.js';
 import { taskEntryFile } from './case-entry.js';
 import { dlnLearningCoefficient } from '../posterior/truth.js';
 import { betaOf, resolvePosteriorSettings } from '../posterior/posterior.js';
-import { linearNetworkSingularValues } from './spectrum.js';
+import { linearNetworkSingularValues, weakestLayerGain } from './spectrum.js';
 import { parseContract, validationCaseReply, type ValidationCaseJob } from '../contracts/index.js';
 import type { EngineImpl } from '../engine/types.js';
-import { dlnTeacher, runDlnJob, type CaseResult } from './suite.js';
+import { balancedDlnTeacher, runDlnJob, type CaseResult } from './suite.js';
 
 export interface WideDlnCase {
   index: number;
@@ -52,22 +62,37 @@ export interface WideDlnCase {
 export const RESOLUTION_MARGIN = 2;
 
 /**
+ * How far the data's curvature along the flattest rank-r direction of any one layer must exceed
+ * the localizer's gamma. A quadratic direction of curvature a under the localizer gamma holds
+ * a / (a + gamma) of its share of lambda-hat; at 10 gamma that is 91%, and only the few
+ * flattest directions sit that low.
+ */
+export const LAYER_MARGIN = 10;
+
+/**
  * The smallest factor c >= 1 on every layer of the teacher (widths, rank, its unscaled
- * parameters w) after which n beta (c^L sigma_r)^2 / q >= margin (lambda_r - lambda_{r-1})
- * log(n beta): its rank is then what the posterior at this n sees (module comment).
+ * parameters w) after which, at this n,
+ * - its rank is what the posterior sees: n beta (c^L sigma_r)^2 / q >= margin (lambda_r -
+ *   lambda_{r-1}) log(n beta) (module comment);
+ * - so is every layer's rank-r part: n beta c^{2(L-1)} g / q >= LAYER_MARGIN gamma, with g the
+ *   weakest layer's gain (spectrum.ts weakestLayerGain). Below that the localizer, not the data,
+ *   holds those directions and lambda-hat falls short of lambda for every sampler: a Gaussian
+ *   10-9-3-17 r3 teacher at n = 19540, whose third layer's prefix W2 W1 has sigma_3 = 0.06
+ *   (n beta g / q = 0.44), gives HMC -20% there and still -20% at n = 1e5.
  */
 export function resolvingTeacherScale(widths: readonly number[], rank: number, w: ArrayLike<number>, n: number, margin = RESOLUTION_MARGIN): number {
   if (rank === 0) return 1;
   const settings = resolvePosteriorSettings({});
   const nBeta = n * betaOf(settings.beta0, settings.beta_mode, n);
-  const sigmaR = linearNetworkSingularValues(widths, w)[rank - 1]!;
-  const q = widths[widths.length - 1]!;
-  const gap = dlnLearningCoefficient(widths, rank).lambda - dlnLearningCoefficient(widths, rank - 1).lambda;
-  const needed = (margin * gap * Math.log(nBeta) * q) / nBeta;
-  const have = sigmaR * sigmaR;
-  if (have >= needed) return 1;
   const layers = widths.length - 1;
-  return (needed / have) ** (1 / (2 * layers));
+  const q = widths[layers]!;
+  const sigmaR = linearNetworkSingularValues(widths, w)[rank - 1]!;
+  const gap = dlnLearningCoefficient(widths, rank).lambda - dlnLearningCoefficient(widths, rank - 1).lambda;
+  const neededSigma2 = (margin * gap * Math.log(nBeta) * q) / nBeta;
+  const forRank = (neededSigma2 / (sigmaR * sigmaR)) ** (1 / (2 * layers));
+  const neededGain = (LAYER_MARGIN * settings.gamma * q) / nBeta;
+  const forLayers = layers > 1 ? (neededGain / weakestLayerGain(widths, w, rank)) ** (1 / (2 * (layers - 1))) : 1;
+  return Math.max(1, forRank, forLayers);
 }
 
 /** A salt that keeps the family's draws apart from every other use of the suite seed. */
@@ -102,7 +127,7 @@ export function dlnWideCases(count: number, seed: number): WideDlnCase[] {
       dataSeed: 1_000_003 * (seed + 1) + 2 * i + 1,
       truth: truth.lambda,
       d: truth.d,
-      teacherScale: resolvingTeacherScale(widths, rank, dlnTeacher(widths, rank, teacherSeed), n),
+      teacherScale: resolvingTeacherScale(widths, rank, balancedDlnTeacher(widths, rank, teacherSeed), n),
     });
   }
   return out;
@@ -180,6 +205,7 @@ export function dlnWideJobs(o: DlnWideOptions): ValidationCaseJob[] {
     rank: c.rank,
     n: c.n,
     teacherSeed: c.teacherSeed,
+    teacher: 'balanced' as const,
     teacherScale: c.teacherScale,
     dataSeed: c.dataSeed,
     name: c.name,

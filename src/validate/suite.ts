@@ -14,6 +14,7 @@
  */
 import { keyAt, normalInto, Stream } from '../rng/index.js';
 import { createModel } from '../engine/index.js';
+import { dlnTeacherParams } from '../targets/networks.js';
 import type { EngineImpl, LossFunction, NetworkModel } from '../engine/types.js';
 import { makePosterior, quadraticLoss, resolvePosteriorSettings } from '../posterior/posterior.js';
 import { dlnLearningCoefficient, quadraticPosteriorLambda, quadraticUlaLambda } from '../posterior/truth.js';
@@ -76,6 +77,21 @@ export function dlnTeacher(widths: number[], rank: number, seed: number): Float6
     off += p.length;
   }
   return out;
+}
+
+/**
+ * A balanced teacher of exact rank r: W_k = Q_k D_k Q_{k-1}^T, the teacher `teacher: dln`
+ * targets use (targets/networks.ts dlnTeacherParams). Every prefix and suffix of its layers has
+ * rank r with singular values products of the D entries, so no layer's rank-r part is hidden
+ * behind a nearly singular neighbour, as it can be in a product of Gaussian layers.
+ */
+export function balancedDlnTeacher(widths: number[], rank: number, seed: number): Float64Array {
+  return dlnTeacherParams({ sizes: widths, activation: 'identity', bias: false, layerNorm: false }, rank, keyAt(seed, Stream.teacher));
+}
+
+/** The teacher of a DLN validation job (its `teacher`, Gaussian layers when absent). */
+export function jobTeacher(job: Pick<DlnCaseJob, 'widths' | 'rank' | 'teacherSeed' | 'teacher'>): Float64Array {
+  return job.teacher === 'balanced' ? balancedDlnTeacher(job.widths, job.rank, job.teacherSeed) : dlnTeacher(job.widths, job.rank, job.teacherSeed);
 }
 
 export function dlnModel(widths: number[], wStar: Float64Array, n: number, seed: number, impl?: EngineImpl): NetworkModel {
@@ -152,7 +168,7 @@ function cpuSeconds(u: NodeJS.CpuUsage): number {
 export async function runDlnJob(job: DlnCaseJob): Promise<CaseResult> {
   const settings = resolvePosteriorSettings({});
   const scale = job.teacherScale ?? 1;
-  const wStar = dlnTeacher(job.widths, job.rank, job.teacherSeed).map((v) => v * scale);
+  const wStar = jobTeacher(job).map((v) => v * scale);
   const model = dlnModel(job.widths, wStar, job.n, job.dataSeed, job.impl);
   try {
     const posterior = makePosterior({ loss: model, wStar, beta0: settings.beta0, betaMode: settings.beta_mode, gamma: settings.gamma });
@@ -160,7 +176,7 @@ export async function runDlnJob(job: DlnCaseJob): Promise<CaseResult> {
     const cfg = resolveSamplerConfig(loaded, job.overrides);
     const truth = dlnLearningCoefficient(job.widths, job.rank).lambda;
     const r = await runCase(job.name, job.widths.length === 2 ? 'regular' : 'aoyagi', posterior, truth, { sampler: job.sampler, chains: job.chains, seed: job.seed }, cfg);
-    const scaled = scale !== 1 ? `teacher x${scale.toFixed(2)} (its rank visible at this n)` : undefined;
+    const scaled = scale !== 1 ? `teacher x${scale.toFixed(2)} (its rank and each layer's share visible at this n)` : undefined;
     const note = [r.note, scaled].filter((x) => x !== undefined).join('; ');
     return { ...r, ...(note ? { note } : {}), sampler: job.sampler };
   } finally {
