@@ -277,7 +277,7 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
   if (gradient_noise !== null && maxNoise !== undefined && gradient_noise > maxNoise) {
     warnings.push(
       `minibatch gradient noise ${fmt(gradient_noise, 3)} of the injected noise (> ${maxNoise}): ${m.sampler}'s thermostat ` +
-        'cannot remove it per direction, so λ̂ runs high; raise batch_size or lower step_size',
+        'cannot remove it per direction, so λ̂ runs high; raise batch_size, lower step_size, or with step_size: auto lower max_gradient_noise (its batch rule)',
     );
   }
   const lowBfmi = bfmis.filter((b) => b < THRESHOLDS.bfmi);

@@ -44,7 +44,7 @@ const PINNED_WASM = {
   vi: 'b357ff176ce1793ca3027e09d4d70a4634f3c0a92b43b18819b295bac027e370',
   validation: {
     sgld: '9686b5068b9b6076a9010b519c06baa60c0dcafaefc373f0b7577276fa879a2b',
-    sgnht: '323fb70e7b6ed1525420fdc5edce128333cc4c483cc215e72de254287faa91ba',
+    sgnht: '81f902be9b8cd9802756a726aba0eb1e40717aca47565208bacc9361454729ff',
   },
   traces: {
     hmc: 'bb2a19099b456e27b4f9a9cc85d2a011bf15b598c05da53dbcaaf2dc5cf9e397',
@@ -68,7 +68,7 @@ const PINNED_NATIVE: Pinned = {
   vi: '35a3527bd9ebc07bb0d011ad29b6828de8ff67c298892b2093e3e558bed1a76c',
   validation: {
     sgld: '8faeb0ab4d9d332e82f14b6fc408946c0e5e8c3fc4da43a50a4ea0d28a54d509',
-    sgnht: '78880662751715cc452cc5e67467bb2c44e19c70b9358ddd7af2e27a036a9e14',
+    sgnht: 'da6ec63e7d27f3e36c934d3d9e58939edb0279ff2eb0c0156c4c3d3ec505b68b',
   },
   traces: {
     hmc: 'd79f7c393220f93b18c636dc793a619f1f103da2f7382423d82e7028f57c4d1a',

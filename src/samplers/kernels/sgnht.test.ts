@@ -6,8 +6,8 @@ import { resolveChainSettings } from '../runner/settings.js';
 import { loadSampler, resolveSamplerConfig } from '../registry.js';
 import { createModel } from '../../engine/index.js';
 import { makePosterior } from '../../posterior/posterior.js';
-import { keyAt, normalInto } from '../../rng/index.js';
-import { GRADIENT_NOISE_EVERY, sgnhtKernel } from './sgnht.js';
+import { foldIn, keyAt, normalInto } from '../../rng/index.js';
+import { batchForGradientNoise, GRADIENT_NOISE_EVERY, gradientNoiseAt, sgnhtKernel } from './sgnht.js';
 
 const D = 10;
 const centre = Array.from({ length: D }, (_, i) => 0.1 * i - 0.3);
@@ -81,6 +81,89 @@ describe('SGNHT gradient-noise probe', () => {
       const expected = (h * meanV) / (2 * A);
       expect(Math.abs(mean - expected), `${mean} vs ${expected} (se ${se})`).toBeLessThan(4 * se);
       expect(se).toBeLessThan(0.1 * expected);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('SGNHT batch rule', () => {
+  /** Linear regression 3 -> 1 on n rows with its closed-form batch-gradient variance. */
+  function regression(n: number) {
+    const inDim = 3;
+    const X = normalInto(keyAt(15, 1), new Float64Array(n * inDim));
+    const wTrue = [0.5, -1, 2];
+    const Y = new Float64Array(n).map((_, r) => wTrue.reduce((s, w, j) => s + w * X[r * inDim + j]!, 0) + 0.3 * Math.sin(r));
+    const model = createModel({ spec: { sizes: [inDim, 1], activation: 'identity', bias: false, layerNorm: false }, data: { n, inDim, outDim: 1, X, Y }, loss: { kind: 'mse' }, dtype: 'float64', impl: 'ts' });
+    const posterior = makePosterior({ loss: model, wStar: Float64Array.from(wTrue), gamma: 1 });
+    const w = Float64Array.from([0.8, -0.6, 1.7]);
+    /** h mean_i V_i / (2 A) for batches of b rows at w. */
+    const noiseOf = (b: number, h: number, A: number): number => {
+      const G = Array.from({ length: n }, (_, r) => {
+        const res = [0, 1, 2].reduce((s, j) => s + w[j]! * X[r * inDim + j]!, 0) - Y[r]!;
+        return [0, 1, 2].map((j) => 2 * res * X[r * inDim + j]!);
+      });
+      let meanV = 0;
+      for (let j = 0; j < inDim; j++) {
+        const m = G.reduce((s, g) => s + g[j]!, 0) / n;
+        meanV += (posterior.nBeta ** 2 * (G.reduce((s, g) => s + (g[j]! - m) ** 2, 0) / n)) / b / inDim;
+      }
+      return (h * meanV) / (2 * A);
+    };
+    return { model, posterior, w, noiseOf };
+  }
+
+  it('gradientNoiseAt estimates the closed-form noise without bias, and is 0 for full batches', () => {
+    const { model, posterior, w, noiseOf } = regression(200);
+    try {
+      const h = 1e-3;
+      const xs = Array.from({ length: 300 }, (_, k) => gradientNoiseAt(posterior, w, 16, h, 1, keyAt(21, k)).noise);
+      const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+      const se = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) / xs.length);
+      expect(Math.abs(mean - noiseOf(16, h, 1)), `${mean} vs ${noiseOf(16, h, 1)} (se ${se})`).toBeLessThan(4 * se);
+      expect(gradientNoiseAt(posterior, w, 200, h, 1, keyAt(21, 0))).toEqual({ noise: 0, fge: 0 });
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('doubles the batch until the measured noise is at most the target, stopping at full data', () => {
+    const { model, posterior, w, noiseOf } = regression(4000);
+    try {
+      const h = 1e-4;
+      const target = noiseOf(8, h, 1) / 20;
+      const key = keyAt(22, 0);
+      const r = batchForGradientNoise(posterior, w, 8, h, 1, target, key);
+      // A power-of-two multiple of 8, whose noise is below the target and whose half's was not.
+      expect(Math.log2(r.batch / 8) % 1).toBe(0);
+      expect(r.noise).toBeLessThanOrEqual(target);
+      expect(gradientNoiseAt(posterior, w, r.batch / 2, h, 1, foldIn(key, r.batch / 2)).noise).toBeGreaterThan(target);
+      // The closed form says 20x less noise needs 160 rows: 128 or 256 after the measurement noise.
+      expect([128, 256]).toContain(r.batch);
+      expect(r.initialNoise).toBeGreaterThan(10 * target);
+      // A target no minibatch meets ends at full data, whose noise is 0.
+      const full = batchForGradientNoise(posterior, w, 8, h, 1, target / 1e6, key);
+      expect(full).toMatchObject({ batch: 4000, noise: 0 });
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a run grows every chain to one batch, and max_gradient_noise: null keeps batch_size', async () => {
+    const { model, posterior } = regression(2000);
+    try {
+      const loaded = loadSampler('sgnht');
+      const run = async (extra: Record<string, unknown>) =>
+        runChains({ posterior, sampler: 'sgnht', cfg: resolveSamplerConfig(loaded, { steps: 200, warmup: 100, eval_every: 10, batch_size: 4, ...extra }), chains: resolveChainSettings({ count: 3 }), seed: 4 });
+      const grown = (await run({})).results.map((r) => r.tuned as Record<string, unknown>);
+      const batches = grown.map((t) => t.batch_size as number);
+      expect(new Set(batches).size).toBe(1);
+      expect(batches[0]).toBeGreaterThan(4);
+      expect(batches[0]).toBe(Math.max(...grown.map((t) => t.chain_batch_size as number)));
+      expect(String(grown[0]!.batch_size_source ?? '')).toMatch(/grown from 4|config/);
+      expect(grown.some((t) => String(t.batch_size_source).startsWith('grown from 4: gradient noise'))).toBe(true);
+      const kept = (await run({ max_gradient_noise: null })).results.map((r) => r.tuned as Record<string, unknown>);
+      expect(kept.map((t) => t.batch_size)).toEqual([4, 4, 4]);
     } finally {
       model.dispose();
     }
