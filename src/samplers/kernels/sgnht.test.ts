@@ -155,15 +155,21 @@ describe('SGNHT batch rule', () => {
       const loaded = loadSampler('sgnht');
       const run = async (extra: Record<string, unknown>) =>
         runChains({ posterior, sampler: 'sgnht', cfg: resolveSamplerConfig(loaded, { steps: 200, warmup: 100, eval_every: 10, batch_size: 4, ...extra }), chains: resolveChainSettings({ count: 3 }), seed: 4 });
-      const grown = (await run({})).results.map((r) => r.tuned as Record<string, unknown>);
+      const grownRun = await run({});
+      const grown = grownRun.results.map((r) => r.tuned as Record<string, unknown>);
       const batches = grown.map((t) => t.batch_size as number);
       expect(new Set(batches).size).toBe(1);
       expect(batches[0]).toBeGreaterThan(4);
       expect(batches[0]).toBe(Math.max(...grown.map((t) => t.chain_batch_size as number)));
       expect(String(grown[0]!.batch_size_source ?? '')).toMatch(/grown from 4|config/);
       expect(grown.some((t) => String(t.batch_size_source).startsWith('grown from 4: gradient noise'))).toBe(true);
-      const kept = (await run({ max_gradient_noise: null })).results.map((r) => r.tuned as Record<string, unknown>);
+      // The chains sample with that batch: 200 steps of b / n each, every 10th with a half batch more.
+      const perRun = (b: number): number => 200 * (b / 2000) * (1 + 0.5 / GRADIENT_NOISE_EVERY);
+      for (const r of grownRun.results) expect(r.sample_fge).toBeCloseTo(perRun(batches[0]!), 9);
+      const keptRun = await run({ max_gradient_noise: null });
+      const kept = keptRun.results.map((r) => r.tuned as Record<string, unknown>);
       expect(kept.map((t) => t.batch_size)).toEqual([4, 4, 4]);
+      for (const r of keptRun.results) expect(r.sample_fge).toBeCloseTo(perRun(4), 9);
     } finally {
       model.dispose();
     }
