@@ -100,6 +100,19 @@ export const GRADIENT_NOISE_EVERY = 10;
  */
 export const MAX_GRADIENT_NOISE = 0.2;
 
+/**
+ * sum_i (g1_i - g_i)^2 with g the gradient at `position` on `rows` (given) and g1 on their first
+ * half (written to `gHalf`, `half` its row buffer): an unbiased estimate of sum_i V_i, V_i the
+ * batch gradient's variance. The localizer's gradient is in both and cancels in the difference.
+ */
+function halfBatchVariance(posterior: Posterior, position: Float64Array, g: Float64Array, rows: Int32Array, half: Int32Array, gHalf: Float64Array): number {
+  for (let i = 0; i < half.length; i++) half[i] = rows[i]!;
+  posterior.potentialAndGrad(position, gHalf, half);
+  let v = 0;
+  for (let i = 0; i < g.length; i++) v += (gHalf[i]! - g[i]!) ** 2;
+  return v;
+}
+
 /** Probes per batch size the batch rule tries (each a batch and a half-batch gradient). */
 const NOISE_PROBES = 16;
 
@@ -121,9 +134,7 @@ export function gradientNoiseAt(posterior: Posterior, position: Float64Array, ba
   for (let k = 0; k < NOISE_PROBES; k++) {
     draws.drawRows(foldIn(key, k));
     posterior.potentialAndGrad(position, g, rows);
-    for (let i = 0; i < half.length; i++) half[i] = rows[i]!;
-    posterior.potentialAndGrad(position, g1, half);
-    for (let i = 0; i < d; i++) v += (g1[i]! - g[i]!) ** 2;
+    v += halfBatchVariance(posterior, position, g, rows, half, g1);
   }
   return { noise: (h * v) / (NOISE_PROBES * 2 * A * d), fge: (NOISE_PROBES * 1.5 * batch) / n };
 }
@@ -176,12 +187,7 @@ export function sgnhtKernel(
       info.gradient_noise = undefined;
       info.fge = fge;
       if (half && ++stepsTaken % GRADIENT_NOISE_EVERY === 0) {
-        for (let i = 0; i < half.length; i++) half[i] = rows![i]!;
-        posterior.potentialAndGrad(state.position, gHalf!, half);
-        // The localizer's gradient is in both and cancels in the difference.
-        let v = 0;
-        for (let i = 0; i < d; i++) v += (gHalf![i]! - g[i]!) ** 2;
-        info.gradient_noise = (h * v) / (2 * A * d);
+        info.gradient_noise = (h * halfBatchVariance(posterior, state.position, g, rows!, half, gHalf!)) / (2 * A * d);
         info.fge = fge * 1.5;
       }
       draws.drawNoise(key, noise);
