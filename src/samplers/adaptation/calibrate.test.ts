@@ -4,9 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { keyAt, normalInto, Stream } from '../../rng/index.js';
 import { makePosterior, quadraticLoss } from '../../posterior/posterior.js';
 import type { LossFunction } from '../../engine/types.js';
-import { calibrateStepSize, topHessianEigenvalue } from './calibrate.js';
+import { calibrateStepSize, stepGuard, topHessianEigenvalue } from './calibrate.js';
 import { sgldKernel } from '../kernels/sgld.js';
 import type { Posterior } from '../../posterior/types.js';
+import { analyticData, NormalCrossingLoss } from '../../targets/singular.js';
+import { loadSampler, resolveSamplerConfig } from '../registry.js';
+import { prepareChain } from '../runner/chain.js';
+import { resolveChainSettings } from '../runner/settings.js';
+import type { SgldState } from '../kernels/sgld.js';
 
 const TARGET_BIAS = 0.03;
 
@@ -113,4 +118,94 @@ describe('SGLD step calibration', () => {
     expect(state.position.every((x) => Number.isFinite(x))).toBe(true);
     expect(Math.abs(state.position[0]! - x0)).toBeLessThan(0.05);
   });
+
+  it('the step guard lowers the step to the stability cap where the chain is, and only lowers it', () => {
+    // One stiff direction (curvature 100) among soft ones: 4 warm-started power iterations find it.
+    const d = 10;
+    const n = 1000;
+    const c = new Float64Array(d).fill(1);
+    c[3] = 100;
+    const post = makePosterior({ loss: quadraticLoss(new Float64Array(d), n, c), wStar: new Float64Array(d), L0: 0 });
+    const cap = 0.5 / (post.nBeta * 100 + post.gamma);
+    const w = normalInto(keyAt(5, 0), new Float64Array(d)).map((x) => 0.01 * x);
+    const guard = stepGuard(post, 10);
+    const steps = (eps: number, D: Float64Array | null = null) => Float64Array.from({ length: d }, (_, i) => eps * (D ? D[i]! : 1));
+    expect(guard.check(w, 10 * cap, steps(10 * cap), keyAt(6, 0)) / cap).toBeCloseTo(1, 2);
+    expect(guard.check(w, 0.5 * cap, steps(0.5 * cap), keyAt(6, 1))).toBe(0.5 * cap);
+    expect([guard.checks, guard.falls]).toEqual([2, 1]);
+    expect(guard.lambdaMax).toBeCloseTo(100, 1);
+    // With per-coordinate steps eps D, the operator is D H: D = 1 / c makes it the identity, and
+    // the cap counts gamma with max D_i.
+    const D = Float64Array.from(c, (x) => 1 / x);
+    const capD = 0.5 / (post.nBeta + post.gamma);
+    expect(guard.check(w, 3 * capD, steps(3 * capD, D), keyAt(6, 2)) / capD).toBeCloseTo(1, 3);
+  });
+
+  it('an SGLD kernel with a guard applies the lowered step from the next step, and counts the check as work', () => {
+    const d = 4;
+    const n = 1000;
+    const c = Float64Array.from([50, 1, 1, 1]);
+    const post = makePosterior({ loss: quadraticLoss(new Float64Array(d), n, c), wStar: new Float64Array(d), L0: 0 });
+    const cap = 0.5 / (post.nBeta * 50 + post.gamma);
+    const kernel = sgldKernel(post, { stepSize: 3 * cap, batchSize: n, precond: 'none', beta1: 0.9, beta2: 0.999, precondEps: 1e-4, malaEvery: 0 });
+    kernel.guard = stepGuard(post, 5);
+    let state = kernel.init(new Float64Array(d), keyAt(0, 0));
+    const seen: { eps: number; fge: number }[] = [];
+    for (let t = 0; t < 10; t++) {
+      const out = kernel.step(state, keyAt(7, t));
+      state = out.state;
+      seen.push({ eps: out.info.step_size, fge: out.info.fge });
+    }
+    expect(seen.slice(0, 5).every((s) => s.eps === 3 * cap)).toBe(true);
+    expect(seen[4]!.fge).toBe(1 + kernel.guard.fgePerCheck);
+    expect(seen[3]!.fge).toBe(1);
+    expect(seen[5]!.eps / cap).toBeCloseTo(1, 2);
+    // A later check may refine the power iteration's estimate (the step can only fall further).
+    expect(kernel.guard.falls).toBeGreaterThanOrEqual(1);
+    expect(kernel.stepSize).toBeLessThanOrEqual(seen[5]!.eps);
+    expect(kernel.stepSize / cap).toBeCloseTo(1, 2);
+    // Without a guard the step is left as set.
+    const bare = sgldKernel(post, { stepSize: 3 * cap, batchSize: n, precond: 'none', beta1: 0.9, beta2: 0.999, precondEps: 1e-4, malaEvery: 0 });
+    let s2 = bare.init(new Float64Array(d), keyAt(0, 0));
+    for (let t = 0; t < 10; t++) s2 = bare.step(s2, keyAt(7, t)).state;
+    expect(bare.stepSize).toBe(3 * cap);
+  });
+
+  it('sgld runs with step_size auto carry a guard (step_guard_checks per run); 0 or a fixed step turns it off', () => {
+    const loaded = loadSampler('sgld');
+    const d = 3;
+    const post = makePosterior({ loss: quadraticLoss(new Float64Array(d), 1000), wStar: new Float64Array(d), L0: 0 });
+    const chains = resolveChainSettings({ count: 1 });
+    const every = (overrides: Record<string, unknown>): unknown => {
+      const sampler = loaded.sampler.configure(resolveSamplerConfig(loaded, { steps: 6400, warmup: 100, calibration_steps: 40, calibration_rounds: 1, ...overrides }));
+      const p = prepareChain({ posterior: post, sampler, chains, seed: 0, chain: 0 });
+      const shared = sampler.share!([p.prepared.tuned]);
+      return p.prepared.adopt!(shared).step_guard_every;
+    };
+    expect(every({})).toBe(100);
+    expect(every({ step_guard_checks: 8 })).toBe(800);
+    expect(every({ step_guard_checks: 0 })).toBeUndefined();
+    expect(every({ step_size: 1e-4 })).toBeUndefined();
+  });
+
+  it("a preconditioner does not hide a divergence: Adam-SGLD's calibration on the normal crossing keeps every chain near w*", () => {
+    // At w* = 0 the Hessian of K = w1^2 w2^2 vanishes, so the first pilot step is 1 / gamma. It
+    // flung chain 0 of this run to w1 = -10.6, where Adam's v (5e8) made eps / sqrt(v) look
+    // stable and lambda-hat stayed below RUNAWAY d / 2; the chain then sat there through the
+    // run (0.60 against 0.38). The moves of that round are the drift's, which the calibration
+    // now treats as divergence.
+    const n = 10_000;
+    const post = makePosterior({ loss: new NormalCrossingLoss([1, 1], analyticData(n, 1, 301)), wStar: new Float64Array(2) });
+    const loaded = loadSampler('adam_sgld');
+    const sampler = loaded.sampler.configure(resolveSamplerConfig(loaded, {}));
+    const chains = resolveChainSettings({ count: 4 });
+    for (let chain = 0; chain < 4; chain++) {
+      const p = prepareChain({ posterior: post, sampler, chains, seed: 0, chain });
+      const state = p.prepared.state as SgldState;
+      const r2 = state.position[0]! ** 2 + state.position[1]! ** 2;
+      // gamma |w|^2 ~ chi^2_2 under the localizer alone; the posterior is tighter still.
+      expect(r2 * post.gamma).toBeLessThan(9);
+      expect(Math.max(...state.v)).toBeLessThan(1);
+    }
+  }, 60_000);
 });

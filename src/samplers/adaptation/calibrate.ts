@@ -212,6 +212,8 @@ const RECHECK_ITERATIONS = 4;
 const JUMP_RATIO = 1.5;
 /** lambda-hat above this many times d/2 is divergence (see `runaway`). */
 const RUNAWAY = 4;
+/** A block whose squared moves exceed this many times the injected noise's diverged (`driftDominated`). */
+const DRIFT_LIMIT = 16;
 /** The relaxation phase re-measures the step about this many times. */
 const RELAX_BLOCKS = 16;
 
@@ -301,6 +303,106 @@ export function topHessianEigenvalue(
     for (let i = 0; i < d; i++) v[i] = gp[i]! / hvNorm;
   }
   return best;
+}
+
+/**
+ * The top eigenvalue of D H at w (D = diag(weights)) by RECHECK_ITERATIONS power iterations,
+ * started from the last eigenvector `eig` plus a fresh random direction of equal length (from
+ * `key`): the old vector alone can sit in an invariant subspace that misses a direction that
+ * stiffened (exactly so when the curvature at w* is zero along it). `eig` is left at the new
+ * estimate. 2 RECHECK_ITERATIONS FGE.
+ */
+function recheckTopEigenvalue(
+  posterior: Posterior,
+  w: Float64Array,
+  weights: Float64Array | null,
+  eig: Float64Array,
+  key: Key,
+  scratch: { wp: Float64Array; gp: Float64Array; gm: Float64Array; block: Uint32Array },
+): number {
+  const d = posterior.dim;
+  normalInto(key, scratch.gm, scratch.block);
+  let vn = 0;
+  let zn = 0;
+  for (let i = 0; i < d; i++) {
+    vn += eig[i]! * eig[i]!;
+    zn += scratch.gm[i]! * scratch.gm[i]!;
+  }
+  vn = Math.sqrt(vn) || 1;
+  zn = Math.sqrt(zn) || 1;
+  for (let i = 0; i < d; i++) eig[i] = eig[i]! / vn + scratch.gm[i]! / zn;
+  return topHessianEigenvalue(posterior, w, undefined, RECHECK_ITERATIONS, eig, scratch, weights);
+}
+
+/**
+ * STEP GUARD (the recorded steps of a calibrated run). The relaxation phase re-measures the
+ * step while the chain moves out along the valley, but a run is often far shorter than the
+ * localiser's relaxation time R = 2 / (gamma eps) (R is 2e6 steps at eps = 1e-6, and max_steps
+ * caps the run at 400k), so the chain is still moving out while it is recorded, and the
+ * curvature keeps growing there. Measured on a 20-16-3-19-6-11 DLN at the origin (n = 18421):
+ * lambda_max of H rose 25 -> 211 over the relaxation phase and kept rising during recording,
+ * where the per-chain lambda-hat then climbed from 9-10 to 12-16 (exact: 9; HMC 9.12) at the
+ * run's step, while a step 0.6x as large gave +3.5%.
+ * The guard keeps the calibration's stability promise eps (n beta lambda_max(D H) + gamma
+ * max D_i) <= kappa where the chain is: every `every` steps it re-measures lambda_max at the
+ * chain's position (RECHECK_ITERATIONS warm-started power iterations, 2 FGE each) and lowers the
+ * step to the cap when it is above it. The step only falls. The same check catches a frozen
+ * preconditioner that meets a region its metric was not adapted to (a chain that adapted D in
+ * one arm of a normal crossing and then enters the other, where its large D_i lies along the
+ * stiff direction).
+ */
+export interface StepGuard {
+  /** Steps between checks. */
+  readonly every: number;
+  /** Checks done and the times the step fell. */
+  checks: number;
+  falls: number;
+  /** The largest lambda_max(D H) seen at a check. */
+  lambdaMax: number;
+  /**
+   * Re-measures the cap at `w` for the kernel's per-coordinate steps `stepSizes` (= eps D) and
+   * returns the step to use from now on (<= eps); `key` seeds the fresh power-iteration
+   * direction. Its work, in FGE, is `fgePerCheck`.
+   */
+  check(w: Float64Array, eps: number, stepSizes: Float64Array, key: Key): number;
+  readonly fgePerCheck: number;
+}
+
+/** The work of one step-guard check in FGE (its full-data Hessian-vector products). */
+export function stepGuardFge(): number {
+  return 2 * RECHECK_ITERATIONS;
+}
+
+export function stepGuard(posterior: Posterior, every: number, kappa = STABILITY_FACTOR): StepGuard {
+  const d = posterior.dim;
+  const { nBeta, gamma } = posterior;
+  const eig = new Float64Array(d);
+  const weights = new Float64Array(d);
+  const scratch = { wp: new Float64Array(d), gp: new Float64Array(d), gm: new Float64Array(d), block: new Uint32Array(2) };
+  const guard: StepGuard = {
+    every: Math.max(1, Math.floor(every)),
+    checks: 0,
+    falls: 0,
+    lambdaMax: 0,
+    fgePerCheck: stepGuardFge(),
+    check(w, eps, stepSizes, key) {
+      let wMax = 0;
+      for (let i = 0; i < d; i++) {
+        weights[i] = stepSizes[i]! / eps;
+        if (weights[i]! > wMax) wMax = weights[i]!;
+      }
+      const lam = recheckTopEigenvalue(posterior, w, weights, eig, key, scratch);
+      guard.checks++;
+      // A non-finite curvature is a chain that already diverged: the runner stops it.
+      if (!Number.isFinite(lam)) return eps;
+      if (lam > guard.lambdaMax) guard.lambdaMax = lam;
+      const cap = stabilityCap(kappa, nBeta, gamma, lam, wMax);
+      if (!(eps > cap)) return eps;
+      guard.falls++;
+      return cap;
+    },
+  };
+  return guard;
 }
 
 /** SGLD's step calibration as an adaptation of `kernel` (the kernel keeps the calibrated step). */
@@ -437,24 +539,40 @@ export function calibrateStepSize<S extends SamplerState>(
    * (1, 2) (w* = 0, where the Hessian vanishes, so the first step is 1 / gamma): RMSProp-SGLD's
    * first round gave lambda-hat 3e12, and every later round stayed there.
    */
-  const runaway = (): boolean => sums.cnt > 0 && sums.lam / sums.cnt > (RUNAWAY * d) / 2;
+  const runaway = (): boolean => (sums.cnt > 0 && sums.lam / sums.cnt > (RUNAWAY * d) / 2) || driftDominated();
+  /**
+   * The other face of a divergence a preconditioner hides: the moves are the drift's, not the
+   * noise's. A Langevin step moves the chain by |dw|^2 = sum_i eps_i |xi_i|^2 from its noise
+   * plus the drift's (eps_i / 2)^2 |grad U|^2; on a Gaussian direction at stationarity the
+   * second is eps a / (4 - eps a) times the first, so their ratio over a block stays near 1 for
+   * any stable step and passes DRIFT_LIMIT only beyond eps a = 3.76 (ULA diverges at 4).
+   * Measured on the normal crossing (1, 1): Adam-SGLD's first round (eps = 1 / gamma, the
+   * Hessian vanishing at w*) flung one chain to w1 = -10.6, its v grew to 5e8, its steps
+   * eps / sqrt(v) then looked stable there and its lambda-hat stayed below RUNAWAY d / 2; the
+   * chain never came back within the run and ended at 0.60 against 0.38.
+   */
+  const motion = { moved: 0, noise: 0 };
+  const driftDominated = (): boolean => motion.noise > 0 && motion.moved > DRIFT_LIMIT * motion.noise;
+  const before = new Float64Array(d);
+  /** One kernel step that also adds to `motion`. */
+  const trackedStep = (key: Key): StepInfo => {
+    before.set(state.position);
+    const out = kernel.step(state, key);
+    state = out.state;
+    let moved = 0;
+    let noise = 0;
+    for (let i = 0; i < d; i++) {
+      moved += (state.position[i]! - before[i]!) ** 2;
+      noise += kernel.stepSizes[i]!;
+    }
+    motion.moved += moved;
+    motion.noise += noise;
+    return out.info;
+  };
   /** The stability re-check at the chain's position (see 2. below); returns the eigenvalue. */
   const recheck = (salt: number): number => {
     const wMax = loadWeights();
-    // Start from the last eigenvector plus a fresh random direction of equal length: the old
-    // vector alone can sit in an invariant subspace that misses a direction that stiffened
-    // (exactly so when the curvature at w* is zero along it).
-    normalInto(foldIn(foldIn(o.key, 4), salt), scratch.gm, scratch.block);
-    let vn = 0;
-    let zn = 0;
-    for (let i = 0; i < d; i++) {
-      vn += eig[i]! * eig[i]!;
-      zn += scratch.gm[i]! * scratch.gm[i]!;
-    }
-    vn = Math.sqrt(vn) || 1;
-    zn = Math.sqrt(zn) || 1;
-    for (let i = 0; i < d; i++) eig[i] = eig[i]! / vn + scratch.gm[i]! / zn;
-    const lamHere = topHessianEigenvalue(posterior, state.position, undefined, RECHECK_ITERATIONS, eig, scratch, weights);
+    const lamHere = recheckTopEigenvalue(posterior, state.position, weights, eig, foldIn(foldIn(o.key, 4), salt), scratch);
     fge += 2 * RECHECK_ITERATIONS;
     if (lamHere > lamMax) lamMax = lamHere;
     cap = Math.min(cap, stabilityCap(kappa, nBeta, gamma, lamHere, wMax));
@@ -479,11 +597,10 @@ export function calibrateStepSize<S extends SamplerState>(
     kernel.stepSize = eps;
     const roundKey = foldIn(stepKeyBase, r);
     sums.lam = sums.tr = sums.noise = sums.cnt = 0;
+    motion.moved = motion.noise = 0;
     let diverged = false;
     for (let t = 0; t < o.roundSteps; t++) {
-      const out = kernel.step(state, foldInInto(roundKey, t, stepKey, scratch.block));
-      state = out.state;
-      fge += out.info.fge;
+      fge += trackedStep(foldInInto(roundKey, t, stepKey, scratch.block)).fge;
       stepsTaken++;
       if (t < half || (t - half + 1) % lnEvery !== 0) continue;
       if (!measure(foldIn(foldIn(probeKeyBase, r + 1), t))) {
@@ -576,11 +693,10 @@ export function calibrateStepSize<S extends SamplerState>(
     kernel.stepSize = eps;
     const blockKey = foldIn(foldIn(stepKeyBase, 1_000_000), b);
     sums.lam = sums.tr = sums.noise = sums.cnt = 0;
+    motion.moved = motion.noise = 0;
     let diverged = false;
     for (let t = 0; t < blockSteps; t++) {
-      const out = kernel.step(state, foldInInto(blockKey, t, stepKey, scratch.block));
-      state = out.state;
-      fge += out.info.fge;
+      fge += trackedStep(foldInInto(blockKey, t, stepKey, scratch.block)).fge;
       if ((t + 1) % measureEvery !== 0) continue;
       if (!measure(foldIn(foldIn(probeKeyBase, 1_000_000 + b), t))) {
         diverged = true;

@@ -48,10 +48,10 @@
  */
 import { z } from 'zod';
 import { toJsonObject } from '../../contracts/index.js';
-import type { Key } from '../../rng/index.js';
+import { foldIn, type Key } from '../../rng/index.js';
 import type { Posterior, SamplerState, StepInfo } from '../types.js';
 import { defineSampler, flopsPerFge, type PrepareContext, type Prepared, type Schedule, type SharedTuning, type TunedValues } from '../sampler.js';
-import { calibrationFields, stepCalibration, stepSizeSchema, type CalibratedKernel } from '../adaptation/calibrate.js';
+import { calibrationFields, stepCalibration, stepGuard, stepGuardFge, stepSizeSchema, type CalibratedKernel, type StepGuard } from '../adaptation/calibrate.js';
 import { stepDraws } from './minibatch.js';
 import { biasCorrection, updateMoments } from '../../optim/adam.js';
 
@@ -95,6 +95,11 @@ export const sgldSchema = z
      */
     precond_adapt: z.enum(['burn_in', 'always']).default('burn_in'),
     ...calibrationFields,
+    /**
+     * With step_size: auto, times the run re-checks the step's stability cap where the chain is
+     * (the step guard, calibrate.ts; 8 FGE each); the step only falls. 0: off.
+     */
+    step_guard_checks: z.number().int().min(0).default(64),
     /** Every k steps record the MALA acceptance of the step (0: off). */
     mala_every: z.number().int().min(0).default(0),
   })
@@ -132,7 +137,12 @@ export interface SgldKernel extends CalibratedKernel<SgldState> {
   step(state: SgldState, key: Key): { state: SgldState; info: SgldInfo };
   /** The preconditioner stops adapting after this many steps of a chain (Infinity: never). */
   freezeAfter: number;
+  /** Re-checks the calibrated step's stability cap while the run samples (calibrate.ts). */
+  guard: StepGuard | null;
 }
+
+/** Salt of the key the step guard draws its fresh power-iteration direction from. */
+const GUARD_KEY = 0x67617264;
 
 /**
  * The SGLD kernel. Buffers are allocated once here; `step` allocates nothing. The returned
@@ -156,6 +166,7 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
   const kernel: SgldKernel = {
     stepSize: o.stepSize,
     freezeAfter: Infinity,
+    guard: null,
     stepSizes: epsI,
     get lastRows() {
       return rows;
@@ -235,8 +246,14 @@ export function sgldKernel(posterior: Posterior, o: SgldKernelOptions): SgldKern
         }
         if (malaEvery > 0) info.mala_acceptance = undefined;
       }
-      info.fge = fgeStep;
       info.step_size = eps;
+      const guard = kernel.guard;
+      if (guard !== null && t % guard.every === 0) {
+        // Applies from the next step on; this step was taken at eps (recorded above).
+        kernel.stepSize = guard.check(w, eps, epsI, foldIn(key, GUARD_KEY));
+        fgeStep += guard.fgePerCheck;
+      }
+      info.fge = fgeStep;
       result.state = state;
       return result;
     },
@@ -295,7 +312,7 @@ function prepareSgld(ctx: PrepareContext<SgldConfig>): Prepared {
   // Work of one step (the schedule keeps more of a cheap run).
   prepared.tuned.step_gflop = (flopsPerFge(posterior.n, posterior.dim) * Math.min(1, cfg.batch_size / posterior.n)) / 1e9;
   const stepsBefore = (prepared.state as SgldState | undefined)?.t ?? 0;
-  return { ...prepared, adopt: (shared) => adoptSgld(kernel, prepared.tuned, shared, cfg, stepsBefore) };
+  return { ...prepared, adopt: (shared) => adoptSgld(kernel, posterior, prepared.tuned, shared, cfg, stepsBefore) };
 }
 
 /** The median (of an even count: the geometric mean of the middle two, steps being scales). */
@@ -332,13 +349,15 @@ function shareSgld(tuned: readonly TunedValues[]): SharedTuning {
 }
 
 /** Puts a chain's kernel on the run's step; the chain's final tuned values. */
-function adoptSgld(kernel: SgldKernel, own: TunedValues, shared: SharedTuning, cfg: SgldConfig, stepsBefore: number): TunedValues {
+function adoptSgld(kernel: SgldKernel, posterior: Posterior, own: TunedValues, shared: SharedTuning, cfg: SgldConfig, stepsBefore: number): TunedValues {
   const eps = Number(shared.step_size);
   kernel.stepSize = eps;
   const schedule = sgldSchedule(cfg, shared);
   if (cfg.precond !== 'none' && cfg.precond_adapt === 'burn_in') kernel.freezeAfter = stepsBefore + schedule.burnIn;
+  if (cfg.step_size === 'auto' && cfg.step_guard_checks > 0) kernel.guard = stepGuard(posterior, schedule.steps / cfg.step_guard_checks);
   return {
     ...own,
+    ...(kernel.guard !== null ? { step_guard_every: kernel.guard.every } : {}),
     step_size: eps,
     ...(Number.isFinite(kernel.freezeAfter) ? { precond_frozen_after_step: kernel.freezeAfter } : {}),
     ...(own.step_size_source === 'calibrated'
@@ -466,7 +485,7 @@ export const sampler = defineSampler<SgldConfig>({
   share: shareSgld,
   columns: (cfg) => (cfg.mala_every > 0 ? ['step_size', 'mala_acceptance'] : ['step_size']),
   // With steps: auto the run is at most max_steps minibatch steps, plus its L_n evaluations and
-  // the calibration's minibatch steps; a budget lowers that cap (the run's own sizing rule and
+  // the calibration's minibatch steps and the step guard's checks; a budget lowers that cap (the run's own sizing rule and
   // its burn-in proportions are unchanged).
   lengths: {
     keys: [{ key: 'max_steps', min: 1000 }],
@@ -475,7 +494,8 @@ export const sampler = defineSampler<SgldConfig>({
       const perStep = Math.min(1, cfg.batch_size / n);
       const evals = cfg.eval_every === 'auto' ? ROWS_PER_CHAIN : steps / cfg.eval_every;
       const calibration = cfg.step_size === 'auto' ? cfg.calibration_steps * cfg.calibration_rounds * perStep : 0;
-      return steps * perStep + evals + calibration;
+      const guard = cfg.step_size === 'auto' ? cfg.step_guard_checks * stepGuardFge() : 0;
+      return steps * perStep + evals + calibration + guard;
     },
   },
 });
