@@ -65,6 +65,28 @@ function meanOfKept(kept: KeptDraws, name: 'gradient_noise'): number | null {
   return count > 0 ? sum / count : null;
 }
 
+/**
+ * A fall of the step over the kept draws this large means the run's first draws were taken at a
+ * step the guard later found beyond the stability cap where the chain had gone (sgld.ts,
+ * calibrate.ts STEP GUARD); below it the guard only trimmed the step.
+ */
+const STEP_FALL_WARN = 2;
+
+/** The largest first / last ratio of the recorded step over the kept draws of a chain. */
+function stepFall(kept: KeptDraws): { ratio: number; chain: number; first: number; last: number } | null {
+  let worst: { ratio: number; chain: number; first: number; last: number } | null = null;
+  for (const c of kept.chains) {
+    const col = c.step_size;
+    if (col === null || kept.length <= kept.start) continue;
+    const first = col[kept.start]!;
+    const last = col[kept.length - 1]!;
+    if (!(first > 0) || !(last > 0)) continue;
+    const ratio = first / last;
+    if (worst === null || ratio > worst.ratio) worst = { ratio, chain: c.chain, first, last };
+  }
+  return worst;
+}
+
 function allFinite(xs: Float64Array): boolean {
   for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i]!)) return false;
   return true;
@@ -278,6 +300,14 @@ export function analyzeRun(run: LoadedRun, opts: AnalyzeOptions): Analysis {
     warnings.push(
       `minibatch gradient noise ${fmt(gradient_noise, 3)} of the injected noise (> ${maxNoise}): ${m.sampler}'s thermostat ` +
         'cannot remove it per direction, so λ̂ runs high; raise batch_size, lower step_size, or with step_size: auto lower max_gradient_noise (its batch rule)',
+    );
+  }
+  const fall = stepFall(kept);
+  if (fall !== null && fall.ratio >= STEP_FALL_WARN) {
+    warnings.push(
+      `step lowered ${fmt(fall.ratio, 2)}x while recording (chain ${fall.chain}: ${fall.first.toExponential(2)} -> ${fall.last.toExponential(2)}): ` +
+        'the chains moved on into stiffer regions and the step guard cut the step, so the earlier draws carry more step bias than target_bias; ' +
+        'lower target_bias or record longer (kept_relaxations, max_steps)',
     );
   }
   const lowBfmi = bfmis.filter((b) => b < THRESHOLDS.bfmi);

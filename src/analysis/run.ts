@@ -24,6 +24,8 @@ export interface ChainTrace {
   diverging: Float64Array | null;
   /** SGNHT's minibatch-noise probe (NaN in rows without a probe). */
   gradient_noise: Float64Array | null;
+  /** The step of a stochastic-gradient sampler at each row (its step guard may lower it). */
+  step_size: Float64Array | null;
 }
 
 export interface LoadedRun {
@@ -87,6 +89,7 @@ export function splitChains(cols: TraceColumns): ChainTrace[] {
       energy: gather('energy', idx),
       diverging: gather('diverging', idx),
       gradient_noise: gather('gradient_noise', idx),
+      step_size: gather('step_size', idx),
     });
   }
   return out;

@@ -156,6 +156,16 @@ describe('diagnose task', () => {
     expect(trustReason('minibatch gradient noise 0.58 of the injected noise (> 0.2): x').short).toBe('gradient noise 0.58');
   });
 
+  it('warns when the step guard cut the step by 2x or more while the chains were recorded, and only then', () => {
+    const w = (first: number, last: number): string =>
+      analyze(writeSyntheticRun(home, { runId: `run_step_${first}_${last}`, sampler: 'sgld', stepSize: { first, last }, draws: 200, seed: 33 })).warnings.join('\n');
+    // 9.95e-7 -> 2.93e-7: a chain of the 20-16-3-19-6-11 DLN at the origin (dln-wide seed 2).
+    expect(w(9.95e-7, 2.93e-7)).toMatch(/^step lowered 3\.4x while recording \(chain 0: 9\.95e-7 -> 2\.93e-7\)/m);
+    expect(w(1e-6, 0.7e-6)).not.toMatch(/step lowered/);
+    expect(w(1e-6, 1e-6)).not.toMatch(/step lowered/);
+    expect(trustReason('step lowered 3.4x while recording (chain 0: 9.95e-7 -> 2.93e-7): x').short).toBe('step lowered 3.4x');
+  });
+
   it('flags a VI estimate as variational, and only for VI', () => {
     const vi = analyze(writeSyntheticRun(home, { runId: 'run_vi', sampler: 'vi', draws: 400, seed: 21 }));
     expect(vi.warnings.join('\n')).toMatch(/variational estimate/);

@@ -29,6 +29,8 @@ export interface SyntheticRunOptions {
   hmc?: { acceptance: number; divergences: number };
   /** SGNHT's gradient_noise column: this value on every other row, NaN (no probe) between. */
   gradientNoise?: number;
+  /** SGLD's step_size column: from `first` to `last` in one fall at mid-run (chain 0 only; the others stay at `first`). */
+  stepSize?: { first: number; last: number };
   /** Chain indices whose llc is NaN from the middle on (blown up). */
   blowUp?: number[];
   n?: number;
@@ -81,6 +83,7 @@ export function writeSyntheticRun(home: string, o: SyntheticRunOptions): string 
     cols.diverging = new Int32Array(rows);
   }
   if (o.gradientNoise !== undefined) cols.gradient_noise = new Float64Array(rows);
+  if (o.stepSize !== undefined) cols.step_size = new Float64Array(rows);
   const z = gaussian(o.seed ?? 1);
   let row = 0;
   for (let c = 0; c < chains; c++) {
@@ -98,6 +101,7 @@ export function writeSyntheticRun(home: string, o: SyntheticRunOptions): string 
       cols.cumulative_fge![row] = (d + 1) * 10;
       cols.time_s![row] = (d + 1) * 0.002 * (1 + 0.1 * c);
       if (o.gradientNoise !== undefined) cols.gradient_noise![row] = d % 2 === 0 ? o.gradientNoise : Number.NaN;
+      if (o.stepSize !== undefined) cols.step_size![row] = c === 0 && d >= draws / 2 ? o.stepSize.last : o.stepSize.first;
       if (o.hmc) {
         energy = 0.5 * energy + 0.5 * (50 + z() * 3);
         cols.acceptance![row] = Math.min(1, Math.max(0, o.hmc.acceptance + 0.05 * z()));
