@@ -544,8 +544,9 @@ export function calibrateStepSize<S extends SamplerState>(
    * The other face of a divergence a preconditioner hides: the moves are the drift's, not the
    * noise's. A Langevin step moves the chain by |dw|^2 = sum_i eps_i |xi_i|^2 from its noise
    * plus the drift's (eps_i / 2)^2 |grad U|^2; on a Gaussian direction at stationarity the
-   * second is eps a / (4 - eps a) times the first, so their ratio over a block stays near 1 for
-   * any stable step and passes DRIFT_LIMIT only beyond eps a = 3.76 (ULA diverges at 4).
+   * second is eps a / (4 - eps a) times the first, so all moves over the noise's are
+   * 1 / (1 - eps a / 4): at most 2 up to eps a = 2, and DRIFT_LIMIT only at eps a = 3.75 (ULA
+   * diverges at 4).
    * Measured on the normal crossing (1, 1): Adam-SGLD's first round (eps = 1 / gamma, the
    * Hessian vanishing at w*) flung one chain to w1 = -10.6, its v grew to 5e8, its steps
    * eps / sqrt(v) then looked stable there and its lambda-hat stayed below RUNAWAY d / 2; the
