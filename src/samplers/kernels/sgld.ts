@@ -22,8 +22,10 @@
  * calibrated steps, never above the tightest chain's stability cap (SamplerDef.share): a single
  * pilot's step is noisy
  * (4x spread between chains measured on a DLN), and chains at different steps sample different
- * distributions, so their spread and R-hat would mix step error with Monte Carlo error. A
- * number overrides the calibration.
+ * distributions, so their spread and R-hat would mix step error with Monte Carlo error. While
+ * the run samples, the step guard (calibrate.ts STEP GUARD, `step_guard_checks`) lowers a chain's
+ * step where the chain has moved on into regions stiffer than its stability cap allows. A
+ * number overrides the calibration (and has no guard).
  *
  * Run length: `steps: auto` (default) sizes the run in relaxation times of the localiser,
  * R = 2 / (gamma eps) steps (the AR(1) time constant 1 / (1 - rho) of a direction that only
@@ -484,9 +486,9 @@ export const sampler = defineSampler<SgldConfig>({
   prepare: prepareSgld,
   share: shareSgld,
   columns: (cfg) => (cfg.mala_every > 0 ? ['step_size', 'mala_acceptance'] : ['step_size']),
-  // With steps: auto the run is at most max_steps minibatch steps, plus its L_n evaluations and
-  // the calibration's minibatch steps and the step guard's checks; a budget lowers that cap (the run's own sizing rule and
-  // its burn-in proportions are unchanged).
+  // With steps: auto the run is at most max_steps minibatch steps, plus its L_n evaluations, the
+  // calibration's minibatch steps and the step guard's checks; a budget lowers that cap (the
+  // run's own sizing rule and its burn-in proportions are unchanged).
   lengths: {
     keys: [{ key: 'max_steps', min: 1000 }],
     plannedFge: (cfg, n) => {
