@@ -217,6 +217,28 @@ const DRIFT_LIMIT = 16;
 /** The relaxation phase re-measures the step about this many times. */
 const RELAX_BLOCKS = 16;
 
+/** Buffers of length dim (and a 2-word RNG block) the probes below reuse across calls. */
+interface ProbeScratch {
+  wp: Float64Array;
+  gp: Float64Array;
+  gm: Float64Array;
+  block: Uint32Array;
+}
+
+function probeScratch(d: number): ProbeScratch {
+  return { wp: new Float64Array(d), gp: new Float64Array(d), gm: new Float64Array(d), block: new Uint32Array(2) };
+}
+
+/** D = stepSizes / eps into `weights` (the kernel's per-coordinate steps relative to eps); returns max D_i. */
+function relativeStepsInto(stepSizes: Float64Array, eps: number, weights: Float64Array): number {
+  let wMax = 0;
+  for (let i = 0; i < weights.length; i++) {
+    weights[i] = stepSizes[i]! / eps;
+    if (weights[i]! > wMax) wMax = weights[i]!;
+  }
+  return wMax;
+}
+
 /** Hutchinson estimate of tr(diag(weights) H) at w from `probes` Rademacher probes. */
 export function hutchinsonTrace(
   posterior: Posterior,
@@ -225,7 +247,7 @@ export function hutchinsonTrace(
   rows: Int32Array | undefined,
   probes: number,
   key: Key,
-  scratch: { wp: Float64Array; gp: Float64Array; gm: Float64Array; block: Uint32Array },
+  scratch: ProbeScratch,
 ): number {
   const d = posterior.dim;
   const { wp, gp, gm, block } = scratch;
@@ -318,7 +340,7 @@ function recheckTopEigenvalue(
   weights: Float64Array | null,
   eig: Float64Array,
   key: Key,
-  scratch: { wp: Float64Array; gp: Float64Array; gm: Float64Array; block: Uint32Array },
+  scratch: ProbeScratch,
 ): number {
   const d = posterior.dim;
   normalInto(key, scratch.gm, scratch.block);
@@ -378,7 +400,7 @@ export function stepGuard(posterior: Posterior, every: number, kappa = STABILITY
   const { nBeta, gamma } = posterior;
   const eig = new Float64Array(d);
   const weights = new Float64Array(d);
-  const scratch = { wp: new Float64Array(d), gp: new Float64Array(d), gm: new Float64Array(d), block: new Uint32Array(2) };
+  const scratch = probeScratch(d);
   const guard: StepGuard = {
     every: Math.max(1, Math.floor(every)),
     checks: 0,
@@ -386,11 +408,7 @@ export function stepGuard(posterior: Posterior, every: number, kappa = STABILITY
     lambdaMax: 0,
     fgePerCheck: stepGuardFge(),
     check(w, eps, stepSizes, key) {
-      let wMax = 0;
-      for (let i = 0; i < d; i++) {
-        weights[i] = stepSizes[i]! / eps;
-        if (weights[i]! > wMax) wMax = weights[i]!;
-      }
+      const wMax = relativeStepsInto(stepSizes, eps, weights);
       const lam = recheckTopEigenvalue(posterior, w, weights, eig, key, scratch);
       guard.checks++;
       // A non-finite curvature is a chain that already diverged: the runner stops it.
@@ -458,7 +476,7 @@ export function calibrateStepSize<S extends SamplerState>(
   // The kernel's own minibatch (its gradient noise is what the noise term of the rule measures).
   const kernelBatch = kernel.lastRows?.length ?? n;
   const noiseRows = kernelBatch >= n ? undefined : new Int32Array(kernelBatch);
-  const scratch = { wp: new Float64Array(d), gp: new Float64Array(d), gm: new Float64Array(d), block: new Uint32Array(2) };
+  const scratch = probeScratch(d);
   const weights = new Float64Array(d);
   const stepKeyBase = foldIn(o.key, 1);
   const probeKeyBase = foldIn(o.key, 2);
@@ -504,14 +522,7 @@ export function calibrateStepSize<S extends SamplerState>(
   let suspect: { eps: number; lam: number } | null = null;
 
   /** The kernel's per-coordinate steps relative to eps (D), into `weights`; returns max D_i. */
-  const loadWeights = (): number => {
-    let wMax = 0;
-    for (let i = 0; i < d; i++) {
-      weights[i] = kernel.stepSizes[i]! / eps;
-      if (weights[i]! > wMax) wMax = weights[i]!;
-    }
-    return wMax;
-  };
+  const loadWeights = (): number => relativeStepsInto(kernel.stepSizes, eps, weights);
   /** lambda-hat, tr(D H) and tr(D C_b) at the chain's position (adds to the sums). */
   const sums = { lam: 0, tr: 0, noise: 0, cnt: 0 };
   const measure = (pk: Key): boolean => {
